@@ -1,0 +1,13 @@
+"""ecgfoundry: pretrain, stress-test and benchmark ECG foundation models.
+
+Conventions (see DESIGN.md): signals are float32 ``(N, 12, T)`` in millivolts, canonical lead order
+``I, II, III, aVR, aVL, aVF, V1..V6``, sampling rate ``fs`` in Hz, and an explicit boolean
+``observed`` mask of the same shape (missing samples are zero in the signal and False in the mask).
+"""
+
+from ecgfoundry.batch import EcgBatch, EcgRecord
+from ecgfoundry.errors import EcgDataError
+from ecgfoundry.signals.leads import LEADS
+
+__version__ = "0.1.0"
+__all__ = ["EcgBatch", "EcgRecord", "EcgDataError", "LEADS", "__version__"]

@@ -1,0 +1,1 @@
+"""Command-line interface: ``ecgfoundry <command>``. The only package that imports ``train``."""

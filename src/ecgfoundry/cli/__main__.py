@@ -1,0 +1,5 @@
+import sys
+
+from ecgfoundry.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""``ecgfoundry`` entry point. Each subcommand lives in its own module with ``register(sub)``;
+a user's mistake prints one clear line and a hint, ``--debug`` shows the traceback."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ecgfoundry.errors import EcgDataError
+
+# Subcommand modules, in the order ``--help`` lists them. Each defines ``register(subparsers)``
+# which adds its parser and sets ``func`` (called with the parsed args).
+COMMANDS = ["ecgfoundry.cli.data", "ecgfoundry.cli.synth"]
+
+
+class UsageError(Exception):
+    """A mistake in how a command was called; printed as one line with a hint."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecgfoundry",
+        description="Pretrain, stress-test and benchmark ECG foundation models.",
+        epilog="Example: ecgfoundry data inspect ../shared/data/ptbxl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # command not implemented in this build
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+        return int(result or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (EcgDataError, UsageError, FileNotFoundError, KeyError, ValueError) as exc:
+        if args.debug:
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"error: {msg}", file=sys.stderr)
+        hint = getattr(exc, "hint", None) or "run with --debug for the full traceback"
+        print(f"hint: {hint}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""What every reader shares: the record table, label sets, canonical lead placement, and
+reading a whole dataset with a summary of every skipped file."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ecgfoundry.batch import EcgRecord
+from ecgfoundry.errors import EcgDataError
+from ecgfoundry.signals.leads import LEADS, lead_permutation
+
+log = logging.getLogger("ecgfoundry.io")
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """A named, ordered class list and how the source's codes map onto it.
+
+    Attributes
+    ----------
+    name : str
+        E.g. ``"superdiagnostic"``, ``"AF"``.
+    classes : tuple of str
+        Ordered class names (the columns of the multi-hot matrix).
+    mapping : Mapping of str -> tuple of str
+        Source code -> the classes it turns on. Codes absent from the mapping turn on nothing.
+    description : str
+        One line saying where the classes come from.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    mapping: Mapping[str, tuple[str, ...]]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        known = set(self.classes)
+        for code, targets in self.mapping.items():
+            bad = [t for t in targets if t not in known]
+            if bad:
+                raise ValueError(f"label set {self.name}: code {code!r} maps to unknown classes {bad}")
+
+    def encode(self, codes_per_record: Sequence[Sequence[str]]) -> np.ndarray:
+        """Multi-hot ``(N, K)`` float32 matrix for lists of source codes."""
+        col = {c: j for j, c in enumerate(self.classes)}
+        out = np.zeros((len(codes_per_record), len(self.classes)), dtype=np.float32)
+        for i, codes in enumerate(codes_per_record):
+            for code in codes:
+                for cls in self.mapping.get(code, ()):
+                    out[i, col[cls]] = 1.0
+        return out
+
+
+@dataclass(frozen=True)
+class ReadProblem:
+    """A record that could not be read: which, where, and why."""
+
+    record_id: str
+    path: str
+    message: str
+
+
+def place_leads(data: np.ndarray, lead_names: Sequence[str], path: str | Path,
+                field: str = "lead names") -> tuple[np.ndarray, np.ndarray]:
+    """Put a ``(T, L)`` or ``(L, T)``-agnostic column array into canonical ``(12, T)`` form.
+
+    Parameters
+    ----------
+    data : ndarray of shape (T, L)
+        Samples in millivolts, one column per lead named in ``lead_names``.
+    lead_names : sequence of str
+        The file's own lead names, in column order.
+    path : str or Path
+        The file, for error messages.
+
+    Returns
+    -------
+    signal : ndarray (12, T) float32, observed : ndarray (12, T) bool
+        Leads matched by name; absent leads, NaN/inf samples and leads that are exactly zero for
+        the whole record are unobserved (and zero in ``signal``).
+    """
+    data = np.asarray(data)
+    if data.ndim != 2 or data.shape[1] != len(lead_names):
+        raise EcgDataError(path, field, f"{len(lead_names)} lead names for data of shape {data.shape}")
+    try:
+        src, dst = lead_permutation(list(lead_names))
+    except KeyError as exc:
+        raise EcgDataError(path, field, f"unknown lead name {exc.args[0]!r}; expected one of "
+                           f"{', '.join(LEADS)}") from None
+    except ValueError as exc:
+        raise EcgDataError(path, field, str(exc)) from None
+    n = data.shape[0]
+    signal = np.zeros((len(LEADS), n), dtype=np.float32)
+    observed = np.zeros((len(LEADS), n), dtype=bool)
+    cols = data[:, src].T.astype(np.float32)
+    finite = np.isfinite(cols)
+    signal[dst] = np.where(finite, cols, 0.0)
+    observed[dst] = finite
+    flat = ~np.any(signal != 0, axis=1)  # exactly zero for the whole record: unobserved
+    observed[flat] = False
+    return signal, observed
+
+
+def parse_sex(value) -> str | None:
+    """Normalise sex codes to ``"M"`` / ``"F"`` / None (PTB-XL: 0 = male, 1 = female)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    s = str(value).strip().lower()
+    if s in {"m", "male", "0", "0.0", "man"}:
+        return "M"
+    if s in {"f", "female", "1", "1.0", "woman"}:
+        return "F"
+    return None
+
+
+def parse_age(value) -> float:
+    """Age in years as float; NaN when unknown (PTB-XL encodes ages over 89 as 300)."""
+    try:
+        age = float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+    if not np.isfinite(age) or age < 0:
+        return float("nan")
+    if age >= 300:
+        return 90.0
+    return age
+
+
+class RecordSource:
+    """A dataset on disk: a table of records plus a way to read each one.
+
+    Subclasses fill ``self.table`` (one row per record, columns ``record_id``, ``patient_id``,
+    ``split``, ``codes`` (tuple of source label codes), ``text``, ``path`` and any metadata such
+    as ``age``, ``sex``, ``fold``), ``self.label_sets`` and implement :meth:`_read_row`.
+
+    Parameters
+    ----------
+    root : str or Path
+        The dataset folder.
+    """
+
+    name: str = "dataset"
+    default_label_set: str = "all"
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        if not self.root.exists():
+            raise EcgDataError(self.root, None, "no such file or folder")
+        self.table: pd.DataFrame = pd.DataFrame()
+        self.label_sets: dict[str, LabelSet] = {}
+        self.problems: list[ReadProblem] = []
+
+    # --- table ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={str(self.root)!r}, records={len(self)})"
+
+    def labels(self, label_set: str | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Multi-hot labels ``(N, K)`` for every record and the class names."""
+        ls = self.get_label_set(label_set)
+        return ls.encode(list(self.table["codes"])), ls.classes
+
+    def get_label_set(self, label_set: str | None = None) -> LabelSet:
+        name = label_set or self.default_label_set
+        if name not in self.label_sets:
+            raise KeyError(f"{self.name}: unknown label set {name!r}; available: "
+                           f"{', '.join(self.label_sets)}")
+        return self.label_sets[name]
+
+    def split_indices(self, split: str) -> np.ndarray:
+        """Row indices of ``"train"``, ``"val"`` or ``"test"``."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return np.flatnonzero(self.table["split"].to_numpy() == split)
+
+    # --- reading -------------------------------------------------------------------------
+    def read(self, index: int | str) -> EcgRecord:
+        """Read one record by row position or ``record_id``; raises :class:`EcgDataError`."""
+        if isinstance(index, str):
+            hits = np.flatnonzero(self.table["record_id"].to_numpy() == index)
+            if len(hits) == 0:
+                raise KeyError(f"{self.name}: no record {index!r}")
+            index = int(hits[0])
+        row = self.table.iloc[int(index)]
+        return self._read_row(row)
+
+    def _read_row(self, row: pd.Series) -> EcgRecord:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def header(self, index: int) -> tuple[float, int]:
+        """``(fs, n_samples)`` of one record, cheaply where the format allows (default: read it)."""
+        rec = self.read(index)
+        return rec.fs, rec.n_samples
+
+    def iter_records(self, indices: Sequence[int] | None = None, errors: str = "skip",
+                     progress: bool = True, description: str | None = None
+                     ) -> Iterator[tuple[int, EcgRecord]]:
+        """Read many records, yielding ``(row, record)``.
+
+        Parameters
+        ----------
+        errors : {"skip", "raise"}
+            ``"skip"`` (default) records every unreadable file in ``self.problems`` and goes on;
+            the caller prints :meth:`problem_summary`. ``"raise"`` stops at the first bad file.
+        """
+        if errors not in {"skip", "raise"}:
+            raise ValueError("errors must be 'skip' or 'raise'")
+        from ecgfoundry.progress import track
+
+        rows = range(len(self)) if indices is None else indices
+        for i in track(rows, description or f"reading {self.name}", enabled=progress):
+            row = self.table.iloc[int(i)]
+            try:
+                rec = self._read_row(row)
+            except EcgDataError as exc:
+                if errors == "raise":
+                    raise
+                self._skip(row, str(exc))
+                continue
+            except (OSError, ValueError, KeyError, IndexError) as exc:
+                # a library error deep inside a reader: re-raise as a clear, file-named error
+                err = EcgDataError(row.get("path"), None, f"unreadable ({type(exc).__name__}: {exc})")
+                if errors == "raise":
+                    raise err from exc
+                self._skip(row, str(err))
+                continue
+            yield int(i), rec
+
+    def _skip(self, row: pd.Series, message: str) -> None:
+        prob = ReadProblem(str(row["record_id"]), str(row.get("path", "")), message)
+        self.problems.append(prob)
+        log.warning("skipped %s: %s", prob.record_id, prob.message)
+
+    def problem_summary(self) -> str:
+        """Human-readable summary of every skipped record (empty string when none)."""
+        if not self.problems:
+            return ""
+        lines = [f"{len(self.problems)} record(s) of {self.name} skipped:"]
+        lines += [f"  - {p.record_id}: {p.message}" for p in self.problems]
+        return "\n".join(lines)

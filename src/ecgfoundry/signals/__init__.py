@@ -1,0 +1,1 @@
+"""Pure functions on ``(..., 12, T)`` arrays plus ``fs``; nothing here reads files."""
