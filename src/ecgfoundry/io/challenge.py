@@ -153,6 +153,7 @@ class Challenge(RecordSource):
 
     name = "cinc2021"
     default_label_set = "scored"
+    inspect_label_set = "all"
 
     def __init__(self, root: str | Path, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
         super().__init__(root)
@@ -181,6 +182,15 @@ class Challenge(RecordSource):
         self.table = table.drop(columns="has_dx")
         self.label_sets, notes = build_label_sets({c for cs in self.table["codes"] for c in cs})
         self.notes += notes
+
+    def describe_class(self, label_set: str, cls: str) -> str:
+        """Full name and SNOMED code(s) of a class of a label set."""
+        ls = self.get_label_set(label_set)
+        codes = sorted(c for c, targets in ls.mapping.items() if cls in targets)
+        if len(codes) > 3:
+            return f"{len(codes)} SNOMED codes"
+        names = " / ".join(dict.fromkeys(self.describe_code(c) for c in codes))
+        return f"{names} ({', '.join(codes)})" if codes else cls
 
     def describe_code(self, code: str) -> str:
         """Full name of a SNOMED code (``"atrial fibrillation"``), or the code when unknown."""

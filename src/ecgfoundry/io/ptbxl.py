@@ -23,6 +23,9 @@ from ecgfoundry.io.base import LabelSet, RecordSource, parse_age, parse_sex, pla
 
 TEXT_SOURCES = ("report", "report_en", "statements")
 
+SUPERCLASS_NAMES = {"NORM": "normal ECG", "MI": "myocardial infarction", "STTC": "ST/T change",
+                    "CD": "conduction disturbance", "HYP": "hypertrophy"}
+
 
 def _parse_scp_codes(value, path: Path, ecg_id) -> tuple[str, ...]:
     if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
@@ -148,6 +151,14 @@ class PTBXL(RecordSource):
                                   f"(partial download); they are left out: {len(table) - n_abs} records remain")
                 table = table[present].reset_index(drop=True)
         self.table = table
+
+    def describe_class(self, label_set: str, cls: str) -> str:
+        """English description of a class (statement description, or the superclass name)."""
+        if cls in SUPERCLASS_NAMES:
+            return SUPERCLASS_NAMES[cls]
+        if cls in self.statements.index:
+            return str(self.statements.loc[cls, "description"])
+        return self.get_label_set(label_set).description if cls in ("AF", "CD") else cls
 
     def _texts(self, db: pd.DataFrame, codes: list[tuple[str, ...]]) -> list[str | None]:
         report = [None if pd.isna(r) or not str(r).strip() else str(r).strip()

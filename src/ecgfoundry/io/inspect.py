@@ -1,0 +1,112 @@
+"""Summaries of a dataset folder or a cache: records, splits, label counts, fs and lengths, problems."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ecgfoundry.errors import EcgDataError
+from ecgfoundry.io.base import RecordSource
+
+
+@dataclass
+class DatasetSummary:
+    """What ``ecgfoundry data inspect`` prints."""
+
+    name: str
+    reader: str
+    root: str
+    n_records: int
+    splits: dict[str, int]
+    folds: dict[int, int]
+    label_set: str | None
+    label_counts: dict[str, int]
+    label_names: dict[str, str]
+    fs_counts: dict[float, int]
+    seconds_counts: dict[float, int]
+    n_with_text: int
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    label_sets: dict[str, int] = field(default_factory=dict)
+    deep: dict[str, int] = field(default_factory=dict)
+
+
+def summarize(source: RecordSource, label_set: str | None = None, deep: bool = False,
+              progress: bool = True) -> DatasetSummary:
+    """Summarise a dataset: header scan of every record (or a full read with ``deep=True``)."""
+    from ecgfoundry.progress import track
+
+    table = source.table
+    splits = {k: int(v) for k, v in table["split"].value_counts().items()} if "split" in table else {}
+    folds = ({int(k): int(v) for k, v in sorted(table["fold"].value_counts().items())}
+             if "fold" in table.columns else {})
+    counts, names, ls_name = {}, {}, None
+    if source.label_sets:
+        ls = source.get_label_set(label_set or getattr(source, "inspect_label_set", None))
+        ls_name = ls.name
+        y, classes = source.labels(ls.name)
+        counts = {c: int(n) for c, n in zip(classes, y.sum(0))}
+        describe = getattr(source, "describe_class", None)
+        if describe:
+            names = {c: describe(ls.name, c) for c in classes}
+    fs_c: Counter = Counter()
+    sec_c: Counter = Counter()
+    problems: list[str] = []
+    deep_stats: dict[str, int] = {}
+    if deep:
+        source.problems.clear()
+        n_nan_free, partial_leads, n_read = 0, 0, 0
+        for _, rec in source.iter_records(progress=progress, description=f"reading {source.name}"):
+            n_read += 1
+            fs_c[rec.fs] += 1
+            sec_c[round(rec.seconds, 2)] += 1
+            lead_obs = rec.observed.any(axis=1)
+            if not lead_obs.all():
+                partial_leads += 1
+            if rec.observed[lead_obs].all():
+                n_nan_free += 1
+        problems = [f"{p.record_id}: {p.message}" for p in source.problems]
+        deep_stats = {"read": n_read, "records with unobserved leads": partial_leads,
+                      "records fully observed in their present leads": n_nan_free}
+    else:
+        for i in track(range(len(source)), f"scanning {source.name} headers", enabled=progress):
+            try:
+                fs, n = source.header(i)
+            except EcgDataError as exc:
+                problems.append(str(exc))
+                continue
+            fs_c[fs] += 1
+            sec_c[round(n / fs, 2)] += 1
+    n_text = int(sum(1 for t in table.get("text", []) if isinstance(t, str) and t.strip()))
+    return DatasetSummary(
+        name=source.name, reader=type(source).__name__, root=str(source.root), n_records=len(source),
+        splits=splits, folds=folds, label_set=ls_name, label_counts=counts, label_names=names,
+        fs_counts=dict(sorted(fs_c.items())), seconds_counts=dict(sorted(sec_c.items())),
+        n_with_text=n_text, problems=problems, notes=list(getattr(source, "notes", [])),
+        label_sets={k: len(v.classes) for k, v in source.label_sets.items()}, deep=deep_stats)
+
+
+def summarize_store(store) -> DatasetSummary:
+    """Summary of a cache folder (no file parsing: everything is in the store)."""
+    table = store.table
+    counts, ls_name = {}, store.info.get("default_label_set")
+    if ls_name:
+        y, classes = store.labels(ls_name)
+        counts = {c: int(n) for c, n in zip(classes, y.sum(0))}
+    observed_leads = np.asarray(store.observed[:, :, :].any(axis=2)) if len(store) <= 20000 else None
+    deep = {}
+    if observed_leads is not None:
+        deep["records with unobserved leads"] = int((~observed_leads).any(axis=1).sum())
+    return DatasetSummary(
+        name=store.name, reader="ArrayStore", root=str(store.path), n_records=len(store),
+        splits={k: int(v) for k, v in table["split"].value_counts().items()},
+        folds=({int(k): int(v) for k, v in sorted(table["fold"].value_counts().items())}
+               if "fold" in table.columns else {}),
+        label_set=ls_name, label_counts=counts, label_names={},
+        fs_counts={store.fs: len(store)}, seconds_counts={store.info["seconds"]: len(store)},
+        n_with_text=int((table["text"].astype(str).str.strip() != "").sum()) if "text" in table else 0,
+        problems=[f"{p['record_id']}: {p['message']}" for p in store.info.get("skipped", [])],
+        notes=store.info.get("notes", []),
+        label_sets={k: len(v["classes"]) for k, v in store.info["label_sets"].items()}, deep=deep)

@@ -1,0 +1,242 @@
+"""The dataset cache: harmonise a dataset once into memory-mapped arrays plus a metadata table, so
+training and benchmarks never parse WFDB / .mat / HDF5 twice.
+
+Layout of a store folder::
+
+    store.json        what is inside: fs, n_samples, crop mode, label sets + classes, source, skips
+    signal.npy        float32 (N, 12, T), millivolts, memory-mapped on read
+    observed.npy      bool (N, 12, T)
+    records.csv       one row per record: record_id, patient_id, split, codes, text, meta columns
+    labels_<set>.npy  float32 (N, K) multi-hot for every label set of the source
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecgfoundry.batch import EcgBatch
+from ecgfoundry.errors import EcgDataError
+from ecgfoundry.io.base import SPLITS, RecordSource
+from ecgfoundry.signals.leads import LEADS
+
+STORE_VERSION = 1
+CROP_MODES = ("first", "center")
+_CODE_SEP = ";"
+
+
+@dataclass(frozen=True)
+class HarmonizeSpec:
+    """How records are harmonised into the store.
+
+    Attributes
+    ----------
+    fs : float
+        Target sampling rate in Hz (polyphase resampling).
+    seconds : float
+        Target length; shorter records are padded (unobserved), longer ones cropped.
+    crop : {"first", "center"}
+        Which part of a longer record to keep ("first" = the first ``seconds``, the SCAR protocol).
+    """
+
+    fs: float = 100.0
+    seconds: float = 10.0
+    crop: str = "first"
+
+    def __post_init__(self) -> None:
+        if not self.fs > 0:
+            raise ValueError(f"fs must be positive, got {self.fs}")
+        if not self.seconds > 0:
+            raise ValueError(f"seconds must be positive, got {self.seconds}")
+        if self.crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {CROP_MODES}, got {self.crop!r}")
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.fs * self.seconds))
+
+
+def harmonize(signal: np.ndarray, observed: np.ndarray, fs: float, spec: HarmonizeSpec
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Resample one ``(12, T)`` record to ``spec.fs`` and crop/pad it to ``spec.n_samples``."""
+    from ecgfoundry.signals.crop_pad import crop_pad
+    from ecgfoundry.signals.resample import resample
+
+    if abs(fs - spec.fs) > 1e-9:
+        signal, observed = resample(signal, observed, fs, spec.fs)
+    return crop_pad(signal, observed, spec.n_samples, mode=spec.crop)
+
+
+def build_store(source: RecordSource, out: str | Path, spec: HarmonizeSpec = HarmonizeSpec(),
+                errors: str = "skip", progress: bool = True, overwrite: bool = False) -> "ArrayStore":
+    """Read every record of ``source``, harmonise it and write a store folder at ``out``.
+
+    The store is written to a temporary folder beside ``out`` and renamed at the end, so an
+    interrupted run never leaves a half-written store that looks complete. Unreadable records are
+    skipped (``errors="skip"``) and listed in ``store.json`` under ``skipped``; ``errors="raise"``
+    stops at the first one.
+    """
+    out = Path(out)
+    if out.exists():
+        if not overwrite:
+            raise FileExistsError(f"{out} already exists (pass overwrite=True / --overwrite to replace it)")
+        shutil.rmtree(out)
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    n, t = len(source), spec.n_samples
+    if n == 0:
+        raise EcgDataError(source.root, None, "the dataset has no records")
+    start = time.perf_counter()
+    sig = np.lib.format.open_memmap(tmp / "signal.npy", mode="w+", dtype=np.float32, shape=(n, len(LEADS), t))
+    obs = np.lib.format.open_memmap(tmp / "observed.npy", mode="w+", dtype=bool, shape=(n, len(LEADS), t))
+    kept, orig_fs, orig_len = [], [], []
+    source.problems.clear()
+    for row, rec in source.iter_records(errors=errors, progress=progress,
+                                        description=f"caching {source.name}"):
+        s, o = harmonize(rec.signal, rec.observed, rec.fs, spec)
+        k = len(kept)
+        sig[k], obs[k] = s, o
+        kept.append(row)
+        orig_fs.append(rec.fs)
+        orig_len.append(rec.n_samples)
+    m = len(kept)
+    if m == 0:
+        shutil.rmtree(tmp)
+        raise EcgDataError(source.root, None, "no record could be read:\n" + source.problem_summary())
+    sig.flush(), obs.flush()
+    if m < n:  # shrink the arrays to the records that were read
+        for name, arr, dtype in (("signal", sig, np.float32), ("observed", obs, bool)):
+            small = np.lib.format.open_memmap(tmp / f"{name}.tmp.npy", mode="w+", dtype=dtype,
+                                              shape=(m, len(LEADS), t))
+            for a in range(0, m, 512):
+                small[a:a + 512] = arr[a:a + 512]
+            small.flush()
+            del small
+            (tmp / f"{name}.tmp.npy").replace(tmp / f"{name}.npy")
+    del sig, obs
+
+    table = source.table.iloc[kept].reset_index(drop=True).copy()
+    table["codes"] = [_CODE_SEP.join(c) for c in table["codes"]]
+    table["orig_fs"] = orig_fs
+    table["orig_samples"] = orig_len
+    table.to_csv(tmp / "records.csv", index=False)
+    label_sets = {}
+    for name, ls in source.label_sets.items():
+        y = ls.encode([tuple(c.split(_CODE_SEP)) if c else () for c in table["codes"]])
+        np.save(tmp / f"labels_{name}.npy", y)
+        label_sets[name] = {"classes": list(ls.classes), "description": ls.description}
+    info = {
+        "ecgfoundry_store": STORE_VERSION,
+        "dataset": source.name,
+        "reader": type(source).__name__,
+        "source": str(Path(source.root).resolve()),
+        "fs": spec.fs, "seconds": spec.seconds, "n_samples": t, "crop": spec.crop,
+        "leads": list(LEADS),
+        "n_records": m,
+        "default_label_set": source.default_label_set if source.label_sets else None,
+        "label_sets": label_sets,
+        "skipped": [{"record_id": p.record_id, "path": p.path, "message": p.message} for p in source.problems],
+        "notes": list(getattr(source, "notes", [])),
+        "build_seconds": round(time.perf_counter() - start, 3),
+    }
+    (tmp / "store.json").write_text(json.dumps(info, indent=2))
+    tmp.rename(out)
+    return ArrayStore(out)
+
+
+class ArrayStore:
+    """A harmonised dataset on disk (see the module docstring), memory-mapped.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder written by :func:`build_store` (``ecgfoundry data cache``).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        meta = self.path / "store.json"
+        if not meta.exists():
+            raise EcgDataError(self.path, "store.json", "not a dataset cache (build one with `ecgfoundry data cache`)")
+        try:
+            self.info = json.loads(meta.read_text())
+        except json.JSONDecodeError as exc:
+            raise EcgDataError(meta, None, f"corrupt JSON ({exc})") from None
+        if self.info.get("ecgfoundry_store") != STORE_VERSION:
+            raise EcgDataError(meta, "ecgfoundry_store", f"unsupported store version {self.info.get('ecgfoundry_store')}")
+        self.fs = float(self.info["fs"])
+        self.name = self.info["dataset"]
+        self.signal = self._load("signal.npy")
+        self.observed = self._load("observed.npy")
+        n = self.info["n_records"]
+        shape = (n, len(LEADS), self.info["n_samples"])
+        for name, arr in (("signal.npy", self.signal), ("observed.npy", self.observed)):
+            if arr.shape != shape:
+                raise EcgDataError(self.path / name, "shape", f"{arr.shape}, store.json says {shape}")
+        self.table = pd.read_csv(self.path / "records.csv", dtype={"record_id": str, "patient_id": str,
+                                                                    "codes": str, "text": str},
+                                 keep_default_na=False, na_values={"age": [""], "fold": [""]})
+        if len(self.table) != n:
+            raise EcgDataError(self.path / "records.csv", None, f"{len(self.table)} rows, store.json says {n}")
+
+    def _load(self, name: str) -> np.ndarray:
+        p = self.path / name
+        if not p.exists():
+            raise EcgDataError(p, None, "missing from the store")
+        try:
+            return np.load(p, mmap_mode="r")
+        except ValueError as exc:
+            raise EcgDataError(p, None, f"corrupt or truncated array ({exc})") from None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __repr__(self) -> str:
+        return f"ArrayStore({str(self.path)!r}, dataset={self.name}, records={len(self)}, fs={self.fs})"
+
+    @property
+    def label_set_names(self) -> list[str]:
+        return list(self.info["label_sets"])
+
+    def labels(self, label_set: str | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+        """Multi-hot ``(N, K)`` labels and class names of a label set."""
+        name = label_set or self.info.get("default_label_set")
+        if name not in self.info["label_sets"]:
+            raise KeyError(f"{self.path}: unknown label set {name!r}; available: {', '.join(self.label_set_names) or 'none'}")
+        y = np.load(self.path / f"labels_{name}.npy")
+        return y, tuple(self.info["label_sets"][name]["classes"])
+
+    def split_indices(self, split: str) -> np.ndarray:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        return np.flatnonzero(self.table["split"].to_numpy() == split)
+
+    def batch(self, indices=None, label_set: str | None = None, with_labels: bool = True) -> EcgBatch:
+        """Load records into memory as an :class:`EcgBatch` (all records when ``indices`` is None)."""
+        idx = np.arange(len(self)) if indices is None else np.asarray(indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        order = np.argsort(idx, kind="stable")  # sorted reads are faster on a memmap
+        sorted_idx = idx[order]
+        inv = np.empty_like(order)
+        inv[order] = np.arange(len(order))
+        signal = np.asarray(self.signal[sorted_idx])[inv]
+        observed = np.asarray(self.observed[sorted_idx])[inv]
+        labels, classes = (None, ())
+        if with_labels and self.info["label_sets"]:
+            y, classes = self.labels(label_set)
+            labels = y[idx]
+        texts = self.table["text"].iloc[idx].tolist()
+        meta = {c: self.table[c].to_numpy()[idx] for c in ("age", "sex", "patient_id", "split")
+                if c in self.table.columns}
+        return EcgBatch(signal=signal, observed=observed, fs=self.fs, labels=labels, classes=classes,
+                        texts=texts if any(texts) else None,
+                        ids=[f"{self.name}/{r}" for r in self.table["record_id"].iloc[idx]], meta=meta)
