@@ -173,6 +173,7 @@ class ArrayStore:
         if self.info.get("ecgfoundry_store") != STORE_VERSION:
             raise EcgDataError(meta, "ecgfoundry_store", f"unsupported store version {self.info.get('ecgfoundry_store')}")
         self.fs = float(self.info["fs"])
+        self._labels: dict[str, np.ndarray] = {}
         self.name = self.info["dataset"]
         self.signal = self._load("signal.npy")
         self.observed = self._load("observed.npy")
@@ -211,8 +212,9 @@ class ArrayStore:
         name = label_set or self.info.get("default_label_set")
         if name not in self.info["label_sets"]:
             raise KeyError(f"{self.path}: unknown label set {name!r}; available: {', '.join(self.label_set_names) or 'none'}")
-        y = np.load(self.path / f"labels_{name}.npy")
-        return y, tuple(self.info["label_sets"][name]["classes"])
+        if name not in self._labels:
+            self._labels[name] = np.load(self.path / f"labels_{name}.npy")
+        return self._labels[name], tuple(self.info["label_sets"][name]["classes"])
 
     def split_indices(self, split: str) -> np.ndarray:
         if split not in SPLITS:
