@@ -117,7 +117,8 @@ def build_store(source: RecordSource, out: str | Path, spec: HarmonizeSpec = Har
             small = np.lib.format.open_memmap(tmp / f"{name}.tmp.npy", mode="w+", dtype=dtype,
                                               shape=(m, len(LEADS), t))
             for a in range(0, m, 512):
-                small[a:a + 512] = arr[a:a + 512]
+                b = min(a + 512, m)
+                small[a:b] = arr[a:b]
             small.flush()
             del small
             (tmp / f"{name}.tmp.npy").replace(tmp / f"{name}.npy")
