@@ -187,3 +187,29 @@ def test_no_hdf5_at_all_is_error(root):
         p.unlink()
     with pytest.raises(EcgDataError, match="exams.csv: no exam has its HDF5 file"):
         CODE15(root)
+
+
+def test_open_dataset_detects_code15(root):
+    from ecgfoundry.io import open_dataset
+
+    ds = open_dataset(root)
+    assert isinstance(ds, CODE15) and len(ds) == 5
+    ds.close()
+
+
+def test_corrupt_hdf5_internals_become_data_errors(root):
+    raw = bytearray((root / "exams_part1.hdf5").read_bytes())
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # scribble over metadata: h5py then raises KeyError / RuntimeError
+        corrupt = bytearray(raw)
+        for k in rng.integers(0, 2048, size=30):
+            corrupt[int(k)] = int(rng.integers(0, 256))
+        (root / "exams_part1.hdf5").write_bytes(bytes(corrupt))
+        ds = CODE15(root)
+        for i in range(len(ds)):
+            try:
+                ds.read(i)
+                ds.header(i)
+            except EcgDataError:
+                pass
+        ds.close()

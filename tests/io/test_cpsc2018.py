@@ -179,3 +179,9 @@ def test_matlab_v73_file(root):
     rec = CPSC2018(root).read("A0003")
     np.testing.assert_allclose(rec.signal[:, 5], (np.arange(12) + 1) / 10.0, rtol=1e-6)
     assert rec.meta["sex"] == "F" and rec.meta["age"] == 55.0
+
+
+def test_open_dataset_detects_cpsc(root):
+    from ecgfoundry.io import open_dataset
+
+    assert isinstance(open_dataset(root, seed=2), CPSC2018)

@@ -142,3 +142,9 @@ def test_missing_columns_and_duplicates(root):
     (root / "record_list.csv").write_text("subject_id,study_id,path\n1,2,a\n1,2,b\n")
     with pytest.raises(EcgDataError, match=r"record_list.csv: study_id: .*listed twice"):
         MIMICECG(root)
+
+
+def test_open_dataset_detects_mimic(root):
+    from ecgfoundry.io import open_dataset
+
+    assert isinstance(open_dataset(root), MIMICECG)

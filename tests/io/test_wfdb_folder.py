@@ -184,3 +184,10 @@ def test_duplicate_record(root):
     write_csv(root, "record", ["records/00001", "records/00001"])
     with pytest.raises(EcgDataError, match="records.csv: record: listed more than once"):
         WFDBFolder(root)
+
+
+def test_open_dataset_detects_folder(root):
+    from ecgfoundry.io import open_dataset
+
+    ds = open_dataset(root, seed=3, dataset="mine")
+    assert isinstance(ds, WFDBFolder) and ds.name == "mine"

@@ -265,7 +265,9 @@ class CODE15(RecordSource):
             if len(ids) != tr.shape[0]:
                 raise EcgDataError(path, "exam_id", f"{len(ids)} exam ids for {tr.shape[0]} tracings")
             self._index[key] = {int(e): j for j, e in enumerate(ids)}
-        except EcgDataError as exc:
+        except Exception as exc:  # h5py raises KeyError / RuntimeError / OSError on corrupt files
+            if not isinstance(exc, EcgDataError):
+                exc = EcgDataError(path, None, f"corrupt HDF5 file ({type(exc).__name__}: {exc})")
             self._file_errors[key] = exc
             handle = self._handles.pop(key, None)
             if handle is not None:
@@ -314,5 +316,9 @@ class CODE15(RecordSource):
 
     def header(self, index: int) -> tuple[float, int]:
         """``(400.0, T)`` from the HDF5 dataset shape, without reading samples."""
-        f, _ = self._locate(self.table.iloc[int(index)])
-        return FS, int(f["tracings"].shape[1])
+        row = self.table.iloc[int(index)]
+        f, _ = self._locate(row)
+        try:
+            return FS, int(f["tracings"].shape[1])
+        except Exception as exc:
+            raise EcgDataError(row["path"], "tracings", f"unreadable ({type(exc).__name__}: {exc})") from None
