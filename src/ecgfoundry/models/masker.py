@@ -1,0 +1,125 @@
+"""Token maskers: SCAR's adversarial masker f_mask and the random-mask ablation.
+
+Adversarial (SCAR: "Semantic Compensation via Adversarial Removal", Liu, Han, Zhou, Yao):
+an MLP gives one logit ``l_i`` per token; a Gumbel–sigmoid (binary Concrete, Maddison et al. 2017;
+Jang et al. 2017) gate
+
+    g_i = sigmoid((l_i + eps_i) / tau_m),     eps_i ~ Logistic(0, 1) in training, 0 at eval,
+
+removes token i softly: ``h_hat = (1 - g) h``. Both maskers return ``g`` (for the budget loss)
+and ``keep_log = log(1 - g)``, computed stably as ``logsigmoid(-(l + eps) / tau_m)``, which the
+encoder and the pooling use to down-weight removed tokens. Unobserved tokens get ``g = 0``
+(they are already excluded by ``token_observed``).
+
+Random (ablation): each observed token is removed with probability ``rate`` (``g`` in {0, 1},
+``keep_log`` in {0, -inf}); the last observed token of a record is never removed, so every record
+keeps something to pool. It masks in training and at eval alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["MaskOutput", "AdversarialMasker", "RandomMasker", "logistic_noise"]
+
+
+@dataclass
+class MaskOutput:
+    """Removal gates of a batch of tokens.
+
+    Attributes
+    ----------
+    gate : Tensor of shape (N, M), in [0, 1]
+        g: how much each token is removed (0 for unobserved tokens).
+    keep_log : Tensor of shape (N, M)
+        log(1 - g); ``-inf`` for a hard-removed token.
+    logits : Tensor of shape (N, M) or None
+        The masker's logits l (adversarial masker only).
+    """
+
+    gate: Tensor
+    keep_log: Tensor
+    logits: Tensor | None = None
+
+
+def logistic_noise(shape: tuple[int, ...], device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32, generator: torch.Generator | None = None) -> Tensor:
+    """Samples of the standard logistic distribution, ``log(u) - log(1 - u)``, u ~ U(0, 1)."""
+    u = torch.rand(shape, device=device, dtype=dtype, generator=generator)
+    tiny = torch.finfo(dtype).tiny
+    u = u.clamp(tiny, 1.0 - torch.finfo(dtype).eps)
+    return torch.log(u) - torch.log1p(-u)
+
+
+class AdversarialMasker(nn.Module):
+    """f_mask with a Gumbel–sigmoid gate (see module docstring).
+
+    Parameters
+    ----------
+    dim : int
+        Token width D.
+    hidden : int
+        Hidden width of the MLP.
+    tau : float
+        Gate temperature tau_m (> 0).
+    budget : float
+        rho in (0, 1); only used to initialise the output bias so the median gate starts at rho.
+    """
+
+    def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3):
+        super().__init__()
+        if tau <= 0:
+            raise ValueError(f"tau must be positive, got {tau}")
+        if not 0 < budget < 1:
+            raise ValueError(f"budget must be in (0, 1), got {budget}")
+        self.tau = float(tau)
+        self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.constant_(self.net[-1].bias, self.tau * math.log(budget / (1 - budget)))
+
+    def forward(self, tokens: Tensor, token_observed: Tensor,
+                generator: torch.Generator | None = None) -> MaskOutput:
+        """Gates for ``tokens`` (N, M, D); stochastic in training, deterministic in eval mode."""
+        logits = self.net(tokens).squeeze(-1).float()
+        a = logits
+        if self.training:
+            a = a + logistic_noise(tuple(logits.shape), logits.device, logits.dtype, generator)
+        a = a / self.tau
+        observed = token_observed.to(torch.bool)
+        gate = torch.where(observed, torch.sigmoid(a), torch.zeros_like(a))
+        keep_log = torch.where(observed, F.logsigmoid(-a), torch.zeros_like(a))
+        return MaskOutput(gate, keep_log, logits)
+
+
+class RandomMasker(nn.Module):
+    """Removes each observed token with probability ``rate`` (ablation of the adversarial masker).
+
+    Parameters
+    ----------
+    rate : float in (0, 1)
+    """
+
+    def __init__(self, rate: float = 0.3):
+        super().__init__()
+        if not 0 < rate < 1:
+            raise ValueError(f"rate must be in (0, 1), got {rate}")
+        self.rate = float(rate)
+
+    def forward(self, tokens: Tensor, token_observed: Tensor,
+                generator: torch.Generator | None = None) -> MaskOutput:
+        observed = token_observed.to(torch.bool)
+        r = torch.rand(observed.shape, device=observed.device, generator=generator)
+        remove = (r < self.rate) & observed
+        # Never remove the last observed token: keep the observed token with the largest draw.
+        all_removed = observed.any(-1) & ~(observed & ~remove).any(-1)
+        keep_idx = r.masked_fill(~observed, -1.0).argmax(-1)
+        rescue = F.one_hot(keep_idx, observed.shape[-1]).to(torch.bool) & all_removed[:, None]
+        remove = remove & ~rescue
+        gate = remove.to(torch.float32)
+        keep_log = torch.zeros_like(gate).masked_fill(remove, float("-inf"))
+        return MaskOutput(gate, keep_log, None)
