@@ -155,3 +155,23 @@ def test_invalid_samples_become_unobserved_not_nan(tmp_path):
     signal, observed, _ = read_wfdb_record(rec)
     assert np.isfinite(signal).all()
     assert not observed[0, 10:20].any() and observed[0, :10].all() and observed[1].all()
+
+
+def test_byte_offset_counts_in_truncation_check(tmp_path):
+    rec = write(tmp_path, names=["I", "II"], n=50)
+    dat, hea = rec.with_suffix(".dat"), rec.with_suffix(".hea")
+    dat.write_bytes(b"\x00" * 24 + dat.read_bytes())
+    hea.write_text(hea.read_text().replace("rec.dat 16 ", "rec.dat 16+24 "))
+    data, _, _ = read_wfdb(rec)
+    np.testing.assert_allclose(data[0], [0.1, 0.2], atol=2e-3)
+    dat.write_bytes(dat.read_bytes()[:-3])  # 24 + 200 bytes expected, 221 present
+    with pytest.raises(EcgDataError, match=r"224 bytes\), file has 221 bytes"):
+        read_wfdb(rec)
+
+
+def test_unknown_format_named(tmp_path):
+    rec = write(tmp_path, names=["I", "II"], n=50)
+    hea = rec.with_suffix(".hea")
+    hea.write_text(hea.read_text().replace("rec.dat 16 ", "rec.dat 17 ", 1))
+    with pytest.raises(EcgDataError, match=r"rec.hea: signal 1: format: unknown WFDB storage format '17'"):
+        read_wfdb(rec)

@@ -9,6 +9,7 @@ assumes 250 Hz when a header has no sampling rate.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,8 @@ _BYTES_PER_SAMPLE: dict[str, float] = {
     "8": 1, "80": 1, "16": 2, "61": 2, "160": 2, "24": 3, "32": 4, "212": 1.5, "310": 4 / 3,
     "311": 4 / 3,
 }
-_KNOWN_FORMATS = set(_BYTES_PER_SAMPLE) | {"508", "516", "524"}
+_KNOWN_FORMATS = set(_BYTES_PER_SAMPLE) | {"0", "508", "516", "524"}
+_FORMAT_FIELD = re.compile(r"^(\d+)(?:x(\d+))?(?::(-?\d+))?(?:\+(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class WfdbHeader:
         Physical unit of each signal (``"mV"`` when the header gives none, the WFDB default).
     files : tuple of Path
         Distinct signal files, in order of first use.
+    layout : tuple of (Path, str, int, int)
+        Per signal file: storage format, samples per frame (all its signals), byte offset.
     """
 
     path: Path
@@ -59,6 +63,7 @@ class WfdbHeader:
     lead_names: tuple[str, ...]
     units: tuple[str, ...]
     files: tuple[Path, ...]
+    layout: tuple[tuple[Path, str, int, int], ...] = ()
 
 
 def _record_base(path: str | Path) -> Path:
@@ -151,13 +156,17 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
         raise EcgDataError(hea, "number of signals", f"record line says {nsig} signals but the "
                            f"header has {len(sig_lines)} signal line(s)")
     names, units, files = [], [], []
+    layout: dict[Path, tuple[str, int, int]] = {}
     for k, line in enumerate(sig_lines, start=1):
         parts = line.split(maxsplit=8)
         if len(parts) < 2:
             raise EcgDataError(hea, f"signal {k}: format", f"signal line {line!r} has no storage format")
-        fmt = parts[1].split("x", 1)[0].split(":", 1)[0].split("+", 1)[0]
-        if fmt not in _KNOWN_FORMATS:
+        m = _FORMAT_FIELD.match(parts[1])
+        if m is None or m.group(1) not in _KNOWN_FORMATS:
             raise EcgDataError(hea, f"signal {k}: format", f"unknown WFDB storage format {parts[1]!r}")
+        fmt, spf, offset = m.group(1), int(m.group(2) or 1), int(m.group(4) or 0)
+        if spf < 1:
+            raise EcgDataError(hea, f"signal {k}: format", f"samples per frame must be >= 1 in {parts[1]!r}")
         unit = "mV"
         if len(parts) >= 3:
             gain_field = parts[2]
@@ -177,7 +186,12 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
         f = hea.parent / parts[0]
         if f not in files:
             files.append(f)
-    return WfdbHeader(hea, fs, n_samples, tuple(names), tuple(units), tuple(files))
+            layout[f] = (fmt, spf, offset)
+        else:
+            old_fmt, old_spf, old_off = layout[f]
+            layout[f] = (old_fmt if old_fmt == fmt else "?", old_spf + spf, old_off)
+    return WfdbHeader(hea, fs, n_samples, tuple(names), tuple(units), tuple(files),
+                      tuple((f, *layout[f]) for f in files))
 
 
 def unit_factor(unit: str, path: str | Path, lead: str) -> float:
@@ -194,15 +208,15 @@ def unit_factor(unit: str, path: str | Path, lead: str) -> float:
     return UNIT_TO_MV[key]
 
 
-def _check_signal_files(header: WfdbHeader, total_per_file: dict[Path, tuple[str, int, int]]) -> None:
-    for f in header.files:
+def _check_signal_files(header: WfdbHeader) -> None:
+    """Every signal file exists and holds at least the samples the header promises."""
+    for f, fmt, n_chan, offset in header.layout:
+        if fmt == "0":  # null signal: no samples stored
+            continue
         if not f.exists():
             raise EcgDataError(f, "signal file", f"missing signal file (named in {header.path.name})")
-        if header.n_samples is None or f not in total_per_file:
-            continue
-        fmt, n_chan, offset = total_per_file[f]
         bps = _BYTES_PER_SAMPLE.get(fmt)
-        if bps is None:
+        if header.n_samples is None or bps is None:
             continue
         expected = offset + math.ceil(header.n_samples * n_chan * bps - 1e-9)
         got = f.stat().st_size
@@ -240,22 +254,7 @@ def read_wfdb(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], float]:
     header = read_wfdb_header(path)
     base = _record_base(path)
     hea = header.path
-    if header.files:
-        per_file: dict[Path, tuple[str, int, int]] = {}
-        try:
-            import wfdb
-
-            h = wfdb.rdheader(str(base))
-            for fname, fmt, spf, off in zip(h.file_name, h.fmt, h.samps_per_frame,
-                                            h.byte_offset or [None] * len(h.file_name)):
-                f = hea.parent / fname
-                old = per_file.get(f, (fmt, 0, off or 0))
-                per_file[f] = (old[0] if old[0] == fmt else "?", old[1] + int(spf or 1), old[2])
-        except EcgDataError:
-            raise
-        except Exception as exc:  # wfdb raises bare ValueError/IndexError/... on odd headers
-            raise EcgDataError(hea, "header", f"corrupt header ({type(exc).__name__}: {exc})") from None
-        _check_signal_files(header, per_file)
+    _check_signal_files(header)
     try:
         import wfdb
 
