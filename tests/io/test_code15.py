@@ -213,3 +213,20 @@ def test_corrupt_hdf5_internals_become_data_errors(root):
             except EcgDataError:
                 pass
         ds.close()
+
+
+def test_unrelated_hdf5_below_root_ignored(root):
+    (root / "cache").mkdir()
+    with h5py.File(root / "cache" / "embeddings.h5", "w") as f:
+        f["x"] = np.zeros(3)
+    ds = CODE15(root)
+    assert ds.notes == [] and len(ds) == 5
+
+
+def test_blank_trace_file_resolved_by_exam_id(root):
+    text = (root / "exams.csv").read_text().replace("False,exams_part1.hdf5\n202", "False,\n202")
+    text = text.replace("3.2,False,exams_part1.hdf5", "3.2,False,")
+    (root / "exams.csv").write_text(text)
+    ds = CODE15(root)
+    assert ds.table["path"][3].endswith("exams_part1.hdf5") and ds.table["trace_file"][3] is None
+    np.testing.assert_allclose(ds.read("202").signal[:, 0], (np.arange(12) + 1) / 10.0, rtol=1e-6)

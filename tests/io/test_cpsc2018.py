@@ -117,11 +117,9 @@ def test_extra_mat_noted(root):
     assert any("A9999" in n and "no row" in n for n in ds.notes)
 
 
-@pytest.mark.parametrize("content, field", [
-    (b"MATLAB 5.0 MAT-file garbage" + b"\x00" * 10, None),
-    (None, None),  # truncated below
-])
-def test_corrupt_and_truncated_mat(root, content, field):
+@pytest.mark.parametrize("content", [b"MATLAB 5.0 MAT-file garbage" + b"\x00" * 10, None],
+                         ids=["corrupt", "truncated"])
+def test_corrupt_and_truncated_mat(root, content):
     path = root / "TrainingSet1" / "A0002.mat"
     path.write_bytes(content if content is not None else path.read_bytes()[:400])
     ds = CPSC2018(root)

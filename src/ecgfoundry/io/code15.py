@@ -135,8 +135,11 @@ class CODE15(RecordSource):
 
         on_disk = {p.name: p for p in sorted(self.root.rglob("*.hdf5"))}
         on_disk.update({p.name: p for p in sorted(self.root.rglob("*.h5")) if p.name not in on_disk})
+        named = {Path(str(t).strip()).name for t in df["trace_file"] if not is_blank(t)}
+        blank_cells = bool(df["trace_file"].map(is_blank).any())
         for p in on_disk.values():
-            self._index_file(p)
+            if p.name in named or blank_cells:  # other HDF5 files below root are not ours
+                self._index_file(p)
 
         where: dict[int, str] = {}  # exam_id -> indexed file, for blank trace_file cells
         for key, ids in self._index.items():
