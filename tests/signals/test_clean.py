@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ecgfoundry.signals.clean import sanitize
-from signal_strategies import SETTINGS, pairs
+from .signal_strategies import SETTINGS, pairs
 
 
 @st.composite

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ecgfoundry.signals.crop_pad import crop_pad
-from signal_strategies import SETTINGS, pairs
+from .signal_strategies import SETTINGS, pairs
 
 modes = st.sampled_from(["first", "center", "random"])
 lengths = st.integers(1, 400)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ecgfoundry.signals.filters import bandpass, notch
-from signal_strategies import SETTINGS, pairs
+from .signal_strategies import SETTINGS, pairs
 
 FS = 500.0
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ecgfoundry.signals.normalize import minmax, zscore
-from signal_strategies import SETTINGS, pairs
+from .signal_strategies import SETTINGS, pairs
 
 
 def records(a):

@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 from scipy.signal import resample_poly
 
 from ecgfoundry.signals.resample import resample, resample_factors, resampled_observed
-from signal_strategies import SETTINGS, pairs
+from .signal_strategies import SETTINGS, pairs
 
 RATES = [100, 125, 128, 250, 257, 360, 400, 500, 1000]
 
@@ -23,11 +23,10 @@ def reference_observed(observed: np.ndarray, up: int, down: int) -> np.ndarray:
     n_out = math.ceil(Fraction(n_in * up, down))
     reach = max(Fraction(1), Fraction(down, up))
     out = np.zeros((len(rows), n_out), bool)
-    for r, row in enumerate(rows):
-        for j in range(n_out):
-            t = Fraction(j * down, up)
-            near = [i for i in range(n_in) if abs(i - t) < reach]
-            out[r, j] = all(row[i] for i in near)
+    for j in range(n_out):
+        t = Fraction(j * down, up)
+        near = [i for i in range(n_in) if abs(i - t) < reach]
+        out[:, j] = rows[:, near].all(axis=1)
     return out.reshape(observed.shape[:-1] + (n_out,))
 
 
