@@ -34,7 +34,7 @@ class MaskBudgetLoss(nn.Module):
 
         A batch without observed tokens has mean gate 0 by convention.
         """
-        g = gate.float()
+        g = gate.to(torch.promote_types(gate.dtype, torch.float32))
         if token_observed is None:
             mean = g.mean()
         else:

@@ -23,22 +23,41 @@ def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return rank, world_size
 
 
+class _AllGatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward returns to each rank the sum over ranks of the gradient of its rows
+    (what ``torch.distributed.nn.functional.all_gather`` does; written here because that API is
+    deprecated and gloo has no reduce_scatter)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        world_size, rank = dist.get_world_size(), dist.get_rank()
+        parts = [torch.empty_like(x) for _ in range(world_size)]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rows = (rank * x.shape[0], (rank + 1) * x.shape[0])
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        start, stop = ctx.rows
+        return grad[start:stop]
+
+
 def gather_features(a: Tensor, b: Tensor, rank: int, world_size: int,
                     gather_with_grad: bool = True) -> tuple[Tensor, Tensor]:
     """Concatenate ``a`` and ``b`` (N, E) of all ranks in rank order (every rank must pass N rows).
 
-    ``gather_with_grad=True`` uses ``torch.distributed.nn.functional.all_gather``, whose backward
-    sends every rank's gradient back to the rank that owns the rows; otherwise the other ranks'
-    rows are constants and only the local rows carry gradient.
+    ``gather_with_grad=True``: the backward pass sends every rank's gradient of each row back to
+    the rank that owns it (summed over ranks, so DDP's averaging gives the gradient of the global
+    loss); otherwise the other ranks' rows are constants and only the local rows carry gradient.
     """
     if gather_with_grad:
-        import torch.distributed.nn.functional as dist_fn
-
-        return torch.cat(dist_fn.all_gather(a), dim=0), torch.cat(dist_fn.all_gather(b), dim=0)
+        return _AllGatherWithGrad.apply(a), _AllGatherWithGrad.apply(b)
     ga = [torch.zeros_like(a) for _ in range(world_size)]
     gb = [torch.zeros_like(b) for _ in range(world_size)]
-    dist.all_gather(ga, a.detach())
-    dist.all_gather(gb, b.detach())
+    dist.all_gather(ga, a.detach().contiguous())
+    dist.all_gather(gb, b.detach().contiguous())
     ga[rank], gb[rank] = a, b
     return torch.cat(ga, dim=0), torch.cat(gb, dim=0)
 
@@ -116,5 +135,6 @@ class ClipLoss(nn.Module):
             raise ValueError(f"a and b must both be (N, E) of the same shape, got {tuple(a.shape)} and "
                              f"{tuple(b.shape)}")
         logits_a, logits_b, labels = self.logits(a, b, logit_scale)
-        loss = (F.cross_entropy(logits_a.float(), labels) + F.cross_entropy(logits_b.float(), labels)) / 2
+        dtype = torch.promote_types(logits_a.dtype, torch.float32)  # half precision -> float32
+        loss = (F.cross_entropy(logits_a.to(dtype), labels) + F.cross_entropy(logits_b.to(dtype), labels)) / 2
         return {self.name: loss}

@@ -7,6 +7,7 @@ towards that of the complete ECG, averaged over the batch.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -33,5 +34,6 @@ class ConsistencyLoss(nn.Module):
         if masked.shape != full.shape or masked.ndim != 2:
             raise ValueError(f"masked and full must both be (N, E), got {tuple(masked.shape)} and "
                              f"{tuple(full.shape)}")
-        cos = F.cosine_similarity(masked.float(), full.detach().float(), dim=-1, eps=self.eps)
+        dtype = torch.promote_types(masked.dtype, torch.float32)  # half precision -> float32
+        cos = F.cosine_similarity(masked.to(dtype), full.detach().to(dtype), dim=-1, eps=self.eps)
         return {"consistency": (1.0 - cos).mean()}

@@ -42,7 +42,9 @@ Gradient separation is done by the model, not the trainer: in the model step the
 model-side parameters have ``requires_grad`` switched off for the duration of the forward pass, so
 the backward pass computes gradients for the masker parameters only (the encoder's ``.grad`` are
 left untouched, no wasted work). Under DDP wrap the model with ``find_unused_parameters=True``
-(each step leaves one parameter group unused) and call the wrapper, which calls ``forward``.
+(each step leaves one parameter group unused) and call the wrapper, which calls ``forward``; DDP
+may then leave zero (never non-zero) gradients on the unused group, so each optimiser should
+``zero_grad`` before its own backward pass, as above (tested with 2 gloo processes).
 
 Inference: the masker is discarded; :meth:`ECGTextModel.encode_ecg` pools the observed tokens of
 the input with the selector (or the encoder's pooling) and L2-normalises.

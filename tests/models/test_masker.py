@@ -1,0 +1,81 @@
+"""Maskers: gate range, determinism at eval, random rate, never-empty records."""
+
+from __future__ import annotations
+
+import torch
+
+from ecgfoundry.models.masker import AdversarialMasker, RandomMasker, logistic_noise
+
+
+def _tokens(n=4, m=30, d=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, m, d, generator=g), torch.ones(n, m, dtype=torch.bool)
+
+
+def test_adversarial_gate_in_unit_interval_and_keep_log_matches():
+    masker = AdversarialMasker(16, hidden=8, tau=0.5, budget=0.3)
+    torch.nn.init.normal_(masker.net[-1].weight)
+    h, obs = _tokens()
+    obs[0, :5] = False
+    masker.train()
+    out = masker(h, obs, torch.Generator().manual_seed(1))
+    g = out.gate[obs]
+    assert ((g > 0) & (g < 1)).all()
+    assert (out.gate[~obs] == 0).all()
+    torch.testing.assert_close(out.keep_log[obs].exp(), 1 - g)
+
+
+def test_adversarial_deterministic_at_eval_stochastic_in_training():
+    masker = AdversarialMasker(16, hidden=8, tau=0.5)
+    h, obs = _tokens()
+    masker.eval()
+    a, b = masker(h, obs), masker(h, obs)
+    torch.testing.assert_close(a.gate, b.gate)
+    torch.testing.assert_close(a.gate, torch.sigmoid(a.logits / 0.5))
+    masker.train()
+    c, d = masker(h, obs), masker(h, obs)
+    assert not torch.allclose(c.gate, d.gate)
+    e = masker(h, obs, torch.Generator().manual_seed(3))
+    f = masker(h, obs, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(e.gate, f.gate)
+
+
+def test_adversarial_initial_median_gate_is_budget():
+    masker = AdversarialMasker(16, hidden=8, tau=0.7, budget=0.2).eval()
+    h, obs = _tokens()
+    torch.testing.assert_close(masker(h, obs).gate, torch.full((4, 30), 0.2))
+
+
+def test_gate_gradient_reaches_masker():
+    masker = AdversarialMasker(16, hidden=8).train()
+    h, obs = _tokens()
+    out = masker(h, obs)
+    (out.gate * torch.arange(30.0)).sum().backward()
+    assert masker.net[-1].weight.grad is not None and torch.isfinite(masker.net[-1].weight.grad).all()
+
+
+def test_logistic_noise_distribution():
+    eps = logistic_noise((200_000,), generator=torch.Generator().manual_seed(0))
+    assert abs(eps.mean().item()) < 0.02
+    assert abs(eps.var().item() - torch.pi ** 2 / 3) < 0.05
+    assert torch.isfinite(eps).all()
+
+
+def test_random_masker_rate_and_never_empty():
+    masker = RandomMasker(0.3)
+    h, obs = _tokens(n=64, m=200)
+    out = masker(h, obs, torch.Generator().manual_seed(0))
+    assert abs(out.gate.mean().item() - 0.3) < 0.02
+    assert set(out.gate.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(torch.isinf(out.keep_log), out.gate.bool())
+    # a record with a single observed token never loses it
+    h, obs = _tokens(n=200, m=10)
+    obs[:] = False
+    obs[:, 3] = True
+    out = RandomMasker(0.9)(h, obs, torch.Generator().manual_seed(0))
+    assert (out.gate[:, 3] == 0).all() and (out.gate == 0).all()
+    # unobserved tokens are never "removed"
+    h, obs = _tokens(n=8, m=10)
+    obs[:, :5] = False
+    out = RandomMasker(0.5)(h, obs, torch.Generator().manual_seed(0))
+    assert (out.gate[:, :5] == 0).all()
