@@ -18,7 +18,7 @@ How a record is made (see :mod:`ecgfoundry.datasets.synthetic_dipole` for the ph
    silently wrong: LVH records have Sokolow-Lyon >= 3.8 mV and others <= 3.2 mV; LOWV records have
    limb-lead QRS <= 0.42 mV peak-to-peak and others >= 0.62 mV; STEMI records have an injury
    current during the ST segment scaled so that the ST deviation is >= 0.15 mV in every territory
-   lead and <= 0.06 mV in every other lead; LAFB records have a frontal axis of -48 to -80 deg and
+   lead and <= 0.05 mV in every other lead; LAFB records have a frontal axis of -48 to -80 deg and
    others of -25 to +88 deg;
 5. the dipole is projected onto the nine electrodes, recording noise is added there, and the 12
    leads are formed (so Einthoven's and Goldberger's relations hold exactly).
@@ -422,7 +422,7 @@ _P1_DIR = np.array([0.3, 0.85, -0.4])
 _P2_DIR = np.array([0.9, 0.3, 0.35])
 _FWAVE_DIR = np.array([-0.2, 0.7, -0.7])
 _INJURY_DIR = {"ASTEMI": np.array([0.0, -0.15, -1.0]), "ISTEMI": np.array([-0.2, 1.0, 0.25]),
-               "LSTEMI": np.array([1.0, -0.4, 1.5])}
+               "LSTEMI": np.array([1.0, -0.5, 2.0])}
 _TINV_GROUPS = (("I", "V5", "V6"), ("II", "aVF"), ("V3", "V4"))
 _TINV_DIRS = (_INJURY_DIR["LSTEMI"], _INJURY_DIR["ISTEMI"], _INJURY_DIR["ASTEMI"])
 _SQRT2PI = np.sqrt(2 * np.pi)
@@ -501,7 +501,7 @@ def _synthesize_chunk(cfg: SyntheticConfig, chunk: int) -> SyntheticDataset:
     qtc = np.where(lab["LQT"], r.uniform(485, 560, m), r.uniform(370, 435, m)) / 1000.0
     qt_beat = qtc[:, None] * np.cbrt(rr_prev)            # Fridericia
     qt_beat = np.maximum(qt_beat, qrs[:, None] + 0.12)
-    t_frac = r.uniform(0.13, 0.16, m)
+    t_frac = r.uniform(0.11, 0.14, m)
     sig_t = t_frac[:, None] * (qt_beat - qrs[:, None])
     c_t = qt_beat - 2.5 * sig_t                           # T end = QRS onset + QT
 
@@ -588,7 +588,7 @@ def _synthesize_chunk(cfg: SyntheticConfig, chunk: int) -> SyntheticDataset:
         proj = u @ dp.LEAD_VECTORS.T                                    # (mr, 12)
         terr = lead_mask(EVIDENCE_LEADS[cls])
         s = st_target[rows] / proj[:, terr].min(axis=1)
-        s = np.minimum(s, 0.06 / np.maximum(proj[:, ~terr].max(axis=1), 1e-6))
+        s = np.minimum(s, 0.05 / np.maximum(proj[:, ~terr].max(axis=1), 1e-6))
         inj_vec[rows] = u * s[:, None]
         t_vec[rows] += _unit(u) * hyper[rows, None]
     st_level = inj_vec @ dp.LEAD_VECTORS.T
@@ -649,7 +649,7 @@ def _synthesize_chunk(cfg: SyntheticConfig, chunk: int) -> SyntheticDataset:
     add(c_p2, sig_p, p2_vec, with_p)
     for c, s, v in qrs_parts:
         add(c, s, v, conducted)
-    add(c_t - sig_t, 1.2 * sig_t, 0.3 * t_vec, conducted)
+    add(c_t - 0.8 * sig_t, 1.1 * sig_t, 0.25 * t_vec, conducted)
     add(c_t, sig_t, t_vec, conducted)
     add(2.5 * sig_v, sig_v, v1_vec, pvc)
     add(2.5 * sig_v + gap_v, sig_v, v2_vec, pvc)
