@@ -271,11 +271,14 @@ class ECGTextModel(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and not masker_step):
             scale = self.scale()
             x, tobs = self.encoder.embed_tokens(signal, observed)
-            h_full = e_full = None
-            if need_full:
+            u = F.normalize(self.text_features(texts), dim=-1)
+        h_full = e_full = None
+        if need_full:
+            # The full view only enters as stopgrad(z) (consistency) and stopgrad(h) (masker input):
+            # no graph is needed for it in either step.
+            with torch.no_grad():
                 h_full = self.encoder.encode_tokens(x, tobs)
                 e_full = self.ecg_proj(self.pool(h_full, tobs))
-            u = F.normalize(self.text_features(texts), dim=-1)
         mask = self._mask(h_full, x, tobs, masker_step, generator)
         h_hat = self.encoder.encode_tokens(x, tobs, mask.keep_log)
         e_masked = self.ecg_proj(self.pool(h_hat, tobs, mask.keep_log))
