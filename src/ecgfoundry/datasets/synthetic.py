@@ -421,7 +421,7 @@ _RPRIME_DIR = np.array([-0.45, 0.05, -0.9])
 _P1_DIR = np.array([0.3, 0.85, -0.4])
 _P2_DIR = np.array([0.9, 0.3, 0.35])
 _FWAVE_DIR = np.array([-0.2, 0.7, -0.7])
-_INJURY_DIR = {"ASTEMI": np.array([0.0, -0.15, -1.0]), "ISTEMI": np.array([-0.2, 1.0, 0.25]),
+_INJURY_DIR = {"ASTEMI": np.array([0.0, -0.3, -1.0]), "ISTEMI": np.array([-0.2, 1.0, 0.25]),
                "LSTEMI": np.array([1.0, -0.5, 2.0])}
 _TINV_GROUPS = (("I", "V5", "V6"), ("II", "aVF"), ("V3", "V4"))
 _TINV_DIRS = (_INJURY_DIR["LSTEMI"], _INJURY_DIR["ISTEMI"], _INJURY_DIR["ASTEMI"])
@@ -717,7 +717,7 @@ def _synthesize_chunk(cfg: SyntheticConfig, chunk: int) -> SyntheticDataset:
                 "ASTEMI": "st", "ISTEMI": "st", "LSTEMI": "st", "TINV": "t", "PVC": "pvc", "LQT": "qt"}
     whole = np.array([[0, n_t]], dtype=np.int32)
     tinv_ok = t_lead[:, [LEAD_INDEX[x] for x in TINV_LEADS]] <= -0.1
-    recip_ok = st_level <= -0.05
+    recip_ok = st_level <= -0.08   # reciprocal: injury-current ST depression of at least 0.08 mV
     for i in range(m):
         items: list[EvidenceItem] = []
         present = [c for c in SYNTH_CLASSES if has[i, CLASS_INDEX[c]]]

@@ -14,6 +14,7 @@ Methods
   P wave to where it falls below 15 % of its maximum; PR = QRS onset - P onset.
 * ST deviation per lead: median beat at J + 60 ms minus the PR-segment level (mean of the 25 ms
   before QRS onset), with J the measured QRS offset.
+* T amplitude per lead: the largest deviation from the PR level between J + 60 ms and 55 % of RR.
 * RR irregularity: coefficient of variation of the RR intervals between detected beats.
 * neurokit2 (Makowski et al., *Behav Res Methods* 2021;53:1689): :func:`neurokit_intervals`
   runs ``nk.ecg_peaks`` + ``nk.ecg_delineate`` (DWT) on lead II for comparison.
@@ -137,20 +138,28 @@ def measure_record(x: np.ndarray, fs: float) -> dict[str, object]:
         qrs_ms=(off - on) / fs * 1000, pr_ms=np.nan if p_on is None else (on - p_on) / fs * 1000,
         st_mv=beat[:, j60] - base, qrs_p2p=qrs_seg.max(axis=1) - qrs_seg.min(axis=1),
         qrs_area=(qrs_seg - base[:, None]).sum(axis=1) / fs, beat=beat, qrs_on=on, qrs_off=off)
+    rr_med = float(np.median(rr)) if len(rr) else 0.8
+    t_lo, t_hi = off + int(0.06 * fs), min(beat.shape[1], off + int(max(0.2, 0.55 * rr_med) * fs))
+    t_seg = beat[:, t_lo:t_hi] - base[:, None]
+    t_idx = np.abs(t_seg).argmax(axis=1)
+    out["t_mv"] = t_seg[np.arange(12), t_idx]
+    lead = int(np.abs(out["t_mv"]).argmax())
+    out["t_peak_ms"] = (t_lo + t_idx[lead] - on) / fs * 1000          # QRS onset to the largest T peak
+    out["t_peak_c_ms"] = out["t_peak_ms"] / np.cbrt(rr_med)            # rate-corrected (Fridericia)
     area = out["qrs_area"]
     out["axis_deg"] = float(np.rad2deg(np.arctan2(area[LEAD_INDEX["aVF"]] * 2 / np.sqrt(3),
                                                   area[LEAD_INDEX["I"]])))
     return out
 
 
-def features(x: np.ndarray, fs: float, step_s: float = 0.02) -> np.ndarray:
+def features(x: np.ndarray, fs: float, step_s: float = 0.04) -> np.ndarray:
     """Handcrafted feature vector of one record: RR statistics, measured intervals, axis, per-lead
-    ST deviation and QRS amplitude, the median beat sampled every ``step_s`` s, and the residual
+    ST deviation, T amplitude and QRS amplitude, the median beat sampled every ``step_s`` s, and the residual
     (beat-to-beat variability) power after subtracting the median beat, per lead."""
     m = measure_record(x, fs)
     w = int(round((PRE_S + POST_S) / step_s))
     if "beat" not in m:
-        return np.full(8 + 12 * 3 + 12 * w, np.nan)
+        return np.full(11 + 12 * 4 + 12 * w, np.nan)
     beat = m["beat"]
     idx = np.linspace(0, beat.shape[1] - 1, w).round().astype(int)
     peaks = detect_beats(x, fs)
@@ -158,8 +167,10 @@ def features(x: np.ndarray, fs: float, step_s: float = 0.02) -> np.ndarray:
     ok = peaks[(peaks >= pre) & (peaks + post <= x.shape[1])]
     resid = np.median([np.std(x[:, p - pre:p + post] - beat, axis=1) for p in ok], axis=0)
     head = [m["hr_bpm"], m["rr_cv"], m["rr_min_ratio"], m["rr_max_ratio"], m["qrs_ms"],
-            m["pr_ms"] if np.isfinite(m["pr_ms"]) else 0.0, float(np.isfinite(m["pr_ms"])), m["axis_deg"]]
-    return np.concatenate([head, m["st_mv"], m["qrs_p2p"], resid, beat[:, idx].ravel()])
+            m["pr_ms"] if np.isfinite(m["pr_ms"]) else 0.0, float(np.isfinite(m["pr_ms"])), m["axis_deg"],
+            m["t_peak_ms"], m["t_peak_c_ms"],
+            min(m["t_mv"][LEAD_INDEX[x]] for x in ("I", "II", "aVF", "V3", "V4", "V5", "V6"))]
+    return np.concatenate([head, m["st_mv"], m["t_mv"], m["qrs_p2p"], resid, beat[:, idx].ravel()])
 
 
 def neurokit_intervals(lead_ii: np.ndarray, fs: float) -> dict[str, float]:
