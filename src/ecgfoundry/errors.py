@@ -29,3 +29,7 @@ class EcgDataError(ValueError):
         if self.field:
             return f"{where}: {self.field}: {self.message}"
         return f"{where}: {self.message}"
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the run stopped and kept its last good checkpoint."""

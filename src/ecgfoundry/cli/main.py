@@ -7,11 +7,11 @@ import argparse
 import importlib
 import sys
 
-from ecgfoundry.errors import EcgDataError
+from ecgfoundry.errors import EcgDataError, TrainingDiverged
 
 # Subcommand modules, in the order ``--help`` lists them. Each defines ``register(subparsers)``
 # which adds its parser and sets ``func`` (called with the parsed args).
-COMMANDS = ["ecgfoundry.cli.data", "ecgfoundry.cli.synth"]
+COMMANDS = ["ecgfoundry.cli.data", "ecgfoundry.cli.synth", "ecgfoundry.cli.pretrain"]
 
 
 class UsageError(Exception):
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (EcgDataError, UsageError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (EcgDataError, UsageError, FileNotFoundError, FileExistsError, TimeoutError, KeyError, ValueError,
+            TrainingDiverged) as exc:
         if args.debug:
             raise
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)

@@ -243,3 +243,41 @@ class ArrayStore:
         return EcgBatch(signal=signal, observed=observed, fs=self.fs, labels=labels, classes=classes,
                         texts=texts if any(texts) else None,
                         ids=[f"{self.name}/{r}" for r in self.table["record_id"].iloc[idx]], meta=meta)
+
+
+def open_store(path: str | Path, spec: HarmonizeSpec = HarmonizeSpec(), cache_root: str | Path = "runs/cache",
+               format: str | None = None, progress: bool = True, **reader_kwargs) -> ArrayStore:
+    """An :class:`ArrayStore` for ``path``: the store itself when ``path`` is a cache folder, else the
+    cache of that dataset folder under ``cache_root`` (built on first use, keyed by the dataset's
+    resolved path, the harmonisation and the reader options).
+
+    Under ``torchrun`` only rank 0 builds; the other ranks wait for it.
+    """
+    import hashlib
+    import os
+
+    path = Path(path)
+    if (path / "store.json").exists():
+        return ArrayStore(path)
+    from ecgfoundry.io.detect import detect_format, open_dataset
+
+    fmt = format or detect_format(path)
+    key = json.dumps([str(path.resolve()), fmt, spec.fs, spec.seconds, spec.crop,
+                      sorted((k, str(v)) for k, v in reader_kwargs.items())])
+    name = f"{path.resolve().name}-{fmt}-{spec.fs:g}hz-{spec.seconds:g}s-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    out = Path(cache_root) / name
+    if (out / "store.json").exists():
+        return ArrayStore(out)
+    if int(os.environ.get("RANK", "0")) != 0:
+        deadline = time.time() + 3600
+        while not (out / "store.json").exists():
+            if time.time() > deadline:
+                raise TimeoutError(f"rank {os.environ.get('RANK')}: waited an hour for rank 0 to build {out}")
+            time.sleep(1.0)
+        return ArrayStore(out)
+    source = open_dataset(path, fmt, **reader_kwargs)
+    Path(cache_root).mkdir(parents=True, exist_ok=True)
+    store = build_store(source, out, spec, progress=progress)
+    if source.problems:
+        print(source.problem_summary())
+    return store

@@ -1,0 +1,307 @@
+"""The pretraining loop: AdamW + warm-up/cosine, gradient clipping, CUDA mixed precision, the SCAR
+min-max alternation, a live progress bar, a CSV metrics log, checkpoints, resume, and DDP under
+``torchrun`` (gradients averaged across ranks, InfoNCE gathered across ranks with gradient)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ecgfoundry.checkpoint import load_state, resolve_checkpoint, save_checkpoint
+from ecgfoundry.errors import TrainingDiverged
+from ecgfoundry.io.store import ArrayStore
+from ecgfoundry.models.augment import MissingnessAugment
+from ecgfoundry.models.config import ModelConfig
+from ecgfoundry.models.registry import create_model
+from ecgfoundry.train.config import TrainConfig
+from ecgfoundry.train.data import PretrainData
+from ecgfoundry.train.distributed import (DistInfo, all_ranks_agree, average_gradients, broadcast_module,
+                                          cleanup, init_distributed, pick_device)
+
+METRIC_FIELDS = ("step", "epoch_frac", "lr", "loss", "align", "unimodal", "consistency", "budget",
+                 "mask_rate", "masker_loss", "logit_scale", "samples_per_s", "elapsed_s")
+
+
+def default_text_cache() -> str:
+    root = os.environ.get("ECGFOUNDRY_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "ecgfoundry"))
+    return os.path.join(root, "text-embeddings")
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to 1, then cosine decay to ``min_lr_ratio`` at ``cfg.steps``."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _param_groups(params: list[torch.nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]  # biases, norms, temperature
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    if device.type != "cuda" or cfg.amp == "off":
+        return None
+    if cfg.amp == "fp16":
+        return torch.float16
+    if cfg.amp == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def _with_text_cache(cfg: ModelConfig) -> ModelConfig:
+    t = cfg.text
+    if t.kind == "transformers" and t.mode == "frozen" and t.cache_dir is None:
+        return cfg.replace(text=t.replace(cache_dir=default_text_cache()))
+    return cfg
+
+
+class _Log:
+    """CSV metrics log (main rank only), appended to on resume."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.enabled = enabled
+        if not enabled:
+            return
+        new = not path.exists()
+        self.fh = path.open("a", newline="")
+        self.writer = csv.DictWriter(self.fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        if new:
+            self.writer.writeheader()
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.enabled:
+            self.writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.fh.close()
+
+
+def pretrain(model_cfg: ModelConfig, train_cfg: TrainConfig, store: ArrayStore, out: str | Path,
+             resume: bool = False, progress: bool = True, text_encoder=None) -> dict[str, Any]:
+    """Pretrain an ECG–text model on the reports of ``store`` and write checkpoints under ``out``.
+
+    Returns a summary dict (steps, final losses, wall time, samples/s, checkpoint path).
+    Under ``torchrun`` every process calls this; rank 0 writes the log and checkpoints.
+    """
+    out = Path(out)
+    device = pick_device(train_cfg.device)
+    info = init_distributed(device)
+    try:
+        return _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, device, info)
+    finally:
+        cleanup(info)
+
+
+def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, device, info: DistInfo):
+    cfg = train_cfg
+    ckpt_root = out / "checkpoints"
+    if info.is_main:
+        ckpt_root.mkdir(parents=True, exist_ok=True)
+    existing = (ckpt_root / "latest").exists()
+    if existing and not resume:
+        raise FileExistsError(f"{out} already holds a run (pass --resume to continue it, or choose another --out)")
+    model_cfg = _with_text_cache(model_cfg)
+    if abs(store.fs - model_cfg.encoder.fs) > 1e-6:
+        raise ValueError(f"{store.path}: data is at {store.fs:g} Hz but the encoder expects "
+                         f"{model_cfg.encoder.fs:g} Hz (encoder.fs): cache the data with --fs {model_cfg.encoder.fs:g}")
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    model = create_model(model_cfg, text_encoder=text_encoder, gather_with_grad=True).to(device)
+    broadcast_module(model, info)
+    opt = torch.optim.AdamW(_param_groups(model.model_parameters(), cfg.weight_decay), lr=cfg.lr,
+                            betas=(0.9, 0.98), eps=1e-6)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    mopt = (torch.optim.AdamW(model.masker_parameters(), lr=cfg.masker_lr, weight_decay=0.0)
+            if model.has_adversary else None)
+    amp_dtype = _amp_dtype(cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
+    aug = MissingnessAugment(cfg.lead_drop_p, cfg.span_min, cfg.span_max)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + info.rank)
+
+    data = PretrainData(store, cfg.split, cfg.seed)
+    step, batches_seen = 0, 0
+    if existing:
+        folder = resolve_checkpoint(out)
+        from ecgfoundry.checkpoint import load_model
+
+        loaded = load_model(folder, map_location="cpu", text_encoder=model.text_encoder)
+        model.load_state_dict(loaded.state_dict())
+        state = load_state(folder)
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        for group, base in zip(opt.param_groups, sched.base_lrs):  # --steps may have changed: re-derive
+            group["lr"] = base * lr_factor(sched.last_epoch, cfg)
+        if mopt is not None and "mopt" in state:
+            mopt.load_state_dict(state["mopt"])
+        step, batches_seen = int(state["step"]), int(state["batches_seen"])
+        if info.rank == 0 and "gen_state" in state:  # exact continuation of rank 0's random streams
+            gen.set_state(state["gen_state"].to(gen.get_state().device))
+            torch.set_rng_state(state["torch_rng"])
+        else:  # other ranks: a fresh stream that depends on the step
+            gen.manual_seed(cfg.seed * 1000 + info.rank + 7919 * step)
+        if step >= cfg.steps:
+            return {"steps": step, "note": "already finished", "checkpoint": str(folder)}
+
+    if info.is_main:
+        (out / "model.json").write_text(model_cfg.to_json())
+        (out / "train.json").write_text(cfg.to_json())
+        for note in data.notes:
+            print(f"note: {note}")
+    _warm_text_cache(model, data, info, progress)
+    stream = data.batches(cfg.batch_size, info.rank, info.world_size, batches_seen, device)
+    log = _Log(out / "metrics.csv", info.is_main)
+    autocast = (lambda: torch.autocast("cuda", dtype=amp_dtype)) if amp_dtype else contextlib.nullcontext
+    last_good = str(resolve_checkpoint(out)) if existing else None
+    model.train()
+    start, last_t, last_step = time.perf_counter(), time.perf_counter(), step
+    parts: dict[str, float] = {}
+    bar = _Bar(cfg.steps, step, enabled=progress and info.is_main)
+    try:
+        while step < cfg.steps:
+            # --- masker side of the min-max game
+            masker_loss = float("nan")
+            if mopt is not None and step % cfg.model_steps_per_masker == 0:
+                for _ in range(cfg.masker_steps):
+                    b = next(stream)
+                    batches_seen += 1
+                    x, m = aug(b.signal, b.observed, gen)
+                    with autocast():
+                        losses = model.forward_losses(x, m, b.texts, "masker", gen)
+                    loss = losses["loss"]
+                    if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
+                        raise TrainingDiverged(_diverged_msg(step, "masker", losses, last_good))
+                    mopt.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    average_gradients(model.masker_parameters(), info)
+                    scaler.step(mopt)
+                    scaler.update()
+                    masker_loss = float(loss.detach())
+                opt.zero_grad(set_to_none=True)  # the masker step leaves no gradient on the model side
+            # --- model side
+            b = next(stream)
+            batches_seen += 1
+            x, m = aug(b.signal, b.observed, gen)
+            with autocast():
+                losses = model.forward_losses(x, m, b.texts, "model", gen)
+            loss = losses["loss"]
+            if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
+                raise TrainingDiverged(_diverged_msg(step, "model", losses, last_good))
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            params = model.model_parameters()
+            average_gradients(params, info)
+            if cfg.grad_clip > 0:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            step += 1
+            parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
+            parts["masker_loss"] = masker_loss
+            bar.update(step, parts)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                now = time.perf_counter()
+                rate = (step - last_step) * cfg.batch_size * info.world_size / max(now - last_t, 1e-9)
+                last_t, last_step = now, step
+                log.write({"step": step, "epoch_frac": batches_seen * cfg.batch_size * info.world_size / len(data),
+                           "lr": sched.get_last_lr()[0], "samples_per_s": rate,
+                           "elapsed_s": now - start, **parts})
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                last_good = _checkpoint(out, model, cfg, opt, sched, mopt, step, batches_seen, info, gen)
+    finally:
+        bar.close()
+        log.close()
+    wall = time.perf_counter() - start
+    return {"steps": step, "wall_s": wall, "checkpoint": last_good, "final": parts,
+            "samples_per_s": step * cfg.batch_size * info.world_size / max(wall, 1e-9),
+            "world_size": info.world_size, "device": str(device)}
+
+
+def _diverged_msg(step: int, side: str, losses: dict[str, torch.Tensor], last_good: str | None) -> str:
+    parts = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items() if v.ndim == 0)
+    keep = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written yet"
+    return (f"non-finite {side} loss at step {step + 1} ({parts}); training stopped and {keep}. "
+            f"Try a lower --lr or --amp off")
+
+
+def _checkpoint(out: Path, model, cfg: TrainConfig, opt, sched, mopt, step: int, batches_seen: int,
+                info: DistInfo, gen: torch.Generator) -> str:
+    folder = out / "checkpoints" / f"step_{step:07d}"
+    broadcast_module(model, info)  # ranks agree on BatchNorm statistics before saving
+    if info.is_main:
+        state = {"opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+                 "batches_seen": batches_seen, "gen_state": gen.get_state().cpu(),
+                 "torch_rng": torch.get_rng_state()}
+        if mopt is not None:
+            state["mopt"] = mopt.state_dict()
+        save_checkpoint(folder, model, cfg, state, step)
+        tmp = out / "checkpoints" / "latest.tmp"
+        tmp.write_text(folder.name)
+        os.replace(tmp, out / "checkpoints" / "latest")
+    if info.enabled:
+        torch.distributed.barrier()
+    return str(folder)
+
+
+def _warm_text_cache(model, data: PretrainData, info: DistInfo, progress: bool) -> None:
+    """Frozen text encoders: embed every distinct report once up front (rank 0 first, then the
+    others read the shared disk cache)."""
+    text = model.text_encoder
+    if not getattr(text, "frozen", False) or not hasattr(text, "cache"):
+        return
+    from ecgfoundry.progress import track
+
+    texts = data.unique_texts()
+    chunks = [texts[a:a + 256] for a in range(0, len(texts), 256)]
+    if info.is_main:
+        for chunk in track(chunks, f"embedding {len(texts):,} distinct reports", enabled=progress):
+            text.encode(chunk)
+    if info.enabled:
+        torch.distributed.barrier()
+        if not info.is_main:
+            for chunk in chunks:
+                text.encode(chunk)
+
+
+class _Bar:
+    """A rich progress bar with the live losses in its description."""
+
+    def __init__(self, total: int, done: int, enabled: bool):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.progress = Progress(TextColumn("pretraining"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[losses]}"),
+                                 console=Console(stderr=True))
+        self.progress.start()
+        self.task = self.progress.add_task("pretraining", total=total, completed=done, losses="")
+
+    def update(self, step: int, parts: dict[str, float]) -> None:
+        if self.enabled:
+            shown = " ".join(f"{k}={v:.3f}" for k, v in parts.items()
+                             if k in ("loss", "align", "consistency", "budget", "mask_rate", "unimodal")
+                             and v == v)
+            self.progress.update(self.task, completed=step, losses=shown)
+
+    def close(self) -> None:
+        if self.enabled:
+            self.progress.stop()

@@ -1,0 +1,120 @@
+import csv
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ecgfoundry.checkpoint import load_model, resolve_checkpoint
+from ecgfoundry.errors import TrainingDiverged
+from ecgfoundry.models.config import ConfigError, TextConfig
+from ecgfoundry.models.registry import get_model_config
+from ecgfoundry.train.config import TrainConfig
+from ecgfoundry.train.data import PretrainData
+from ecgfoundry.train.loop import lr_factor, pretrain
+
+TINY = dict(encoder="transformer-tiny", text=TextConfig(kind="hashing"))
+
+
+def tiny(preset="scar"):
+    return get_model_config(preset, **TINY)
+
+
+def read_metrics(run):
+    with open(run / "metrics.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_lr_schedule_known_values():
+    cfg = TrainConfig(steps=110, warmup_steps=10, lr=1.0, min_lr_ratio=0.0)
+    assert lr_factor(0, cfg) == pytest.approx(0.1) and lr_factor(9, cfg) == pytest.approx(1.0)
+    assert lr_factor(10, cfg) == pytest.approx(1.0)
+    assert lr_factor(60, cfg) == pytest.approx(0.5)
+    assert lr_factor(110, cfg) == pytest.approx(0.0, abs=1e-12)
+    assert TrainConfig(steps=10, warmup_steps=0, min_lr_ratio=0.1).replace() is not None
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="span_max"):
+        TrainConfig(span_min=0.2, span_max=0.1)
+    with pytest.raises(ConfigError, match="bogus"):
+        TrainConfig.from_dict({"bogus": 1})
+
+
+def test_data_sharding_and_resume_order(synth_store):
+    data = PretrainData(synth_store, "train", seed=3)
+    a = [b.index.tolist() for _, b in zip(range(4), data.batches(8, rank=0, world_size=2))]
+    b = [b.index.tolist() for _, b in zip(range(4), data.batches(8, rank=1, world_size=2))]
+    assert not set(sum(a[:2], [])) & set(sum(b[:2], []))  # ranks never share records in an epoch
+    resumed = [x.index.tolist() for _, x in zip(range(2), data.batches(8, rank=0, world_size=2, start_batch=2))]
+    assert resumed == a[2:]
+
+
+@pytest.mark.parametrize("preset", ["scar", "clip", "merl", "scar-randmask-mean"])
+def test_pretrain_checkpoint_resume(tmp_path, synth_store, preset):
+    cfg = TrainConfig(steps=4, batch_size=8, log_every=2, checkpoint_every=2, warmup_steps=1)
+    summary = pretrain(tiny(preset), cfg, synth_store, tmp_path / "run", progress=False)
+    assert summary["steps"] == 4 and math.isfinite(summary["final"]["loss"])
+    rows = read_metrics(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    folder = resolve_checkpoint(tmp_path / "run")
+    assert folder.name == "step_0000004"
+    model = load_model(tmp_path / "run").eval()
+    b = synth_store.batch([0, 1, 2])
+    z = model.encode_ecg(torch.from_numpy(b.signal), torch.from_numpy(b.observed))
+    assert torch.allclose(z.norm(dim=-1), torch.ones(3), atol=1e-5)
+    with pytest.raises(FileExistsError):
+        pretrain(tiny(preset), cfg, synth_store, tmp_path / "run", progress=False)
+    summary = pretrain(tiny(preset), cfg.replace(steps=6), synth_store, tmp_path / "run", resume=True, progress=False)
+    assert summary["steps"] == 6
+    assert [int(r["step"]) for r in read_metrics(tmp_path / "run")] == [2, 4, 6]
+
+
+def test_resume_equals_uninterrupted(tmp_path, synth_store):
+    cfg = TrainConfig(steps=4, batch_size=8, log_every=1, checkpoint_every=2, warmup_steps=1, seed=5)
+    pretrain(tiny("clip"), cfg, synth_store, tmp_path / "a", progress=False)
+    pretrain(tiny("clip"), cfg.replace(steps=2), synth_store, tmp_path / "b", progress=False)
+    pretrain(tiny("clip"), cfg, synth_store, tmp_path / "b", resume=True, progress=False)
+    la = [float(r["loss"]) for r in read_metrics(tmp_path / "a")]
+    lb = [float(r["loss"]) for r in read_metrics(tmp_path / "b")]
+    np.testing.assert_allclose(lb, la, rtol=1e-4)
+
+
+def test_nan_loss_stops_and_keeps_last_good(tmp_path, synth_store, monkeypatch):
+    from ecgfoundry.models.ecg_text import ECGTextModel
+
+    real = ECGTextModel.forward_losses
+    calls = {"n": 0}
+
+    def poisoned(self, *a, **k):
+        out = real(self, *a, **k)
+        calls["n"] += 1
+        if calls["n"] > 3:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(ECGTextModel, "forward_losses", poisoned)
+    cfg = TrainConfig(steps=10, batch_size=8, checkpoint_every=2, log_every=1, warmup_steps=1)
+    with pytest.raises(TrainingDiverged, match=r"non-finite model loss at step 4.*step_0000002"):
+        pretrain(tiny("clip"), cfg, synth_store, tmp_path / "run", progress=False)
+    assert resolve_checkpoint(tmp_path / "run").name == "step_0000002"
+    load_model(tmp_path / "run")  # the last good checkpoint is intact
+
+
+def test_torchrun_two_processes(tmp_path, synth_store):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531",
+           "-m", "ecgfoundry", "pretrain", "--preset", "scar", "--encoder", "transformer-tiny",
+           "--text-kind", "hashing", "--data", str(synth_store.path), "--out", str(tmp_path / "ddp"),
+           "--steps", "4", "--batch-size", "8", "--log-every", "2", "--checkpoint-every", "4", "--no-progress"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "2 processes" in res.stdout
+    rows = read_metrics(tmp_path / "ddp")
+    assert [int(r["step"]) for r in rows] == [2, 4] and all(math.isfinite(float(r["loss"])) for r in rows)
+    load_model(tmp_path / "ddp")
