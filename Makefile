@@ -5,8 +5,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 PIP     := $(BIN)/python -m pip
-EXTRAS_TEST := dev,synth
-EXTRAS_DEMO := synth
+EXTRAS_TEST := all
+EXTRAS_DEMO := synth,train,bench,eval
 
 .PHONY: test test-all demo install clean bench
 
