@@ -1,0 +1,90 @@
+"""The packaged prompt file covers every class of every label set; validation names file and key."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ecgfoundry.errors import EcgDataError
+from ecgfoundry.eval.prompts import load_prompts, prompts_for
+
+PTBXL = {
+    "superdiagnostic": ["CD", "HYP", "MI", "NORM", "STTC"],
+    "subdiagnostic": ["AMI", "CLBBB", "CRBBB", "ILBBB", "IMI", "IRBBB", "ISCA", "ISCI", "ISC_", "IVCD", "LAFB/LPFB",
+                      "LAO/LAE", "LMI", "LVH", "NORM", "NST_", "PMI", "RAO/RAE", "RVH", "SEHYP", "STTC", "WPW", "_AVB"],
+    "form": ["NDT", "NST_", "DIG", "LNGQT", "ABQRS", "PVC", "STD_", "VCLVH", "QWAVE", "LOWT", "NT_", "PAC", "LPR",
+             "INVT", "LVOLT", "HVOLT", "TAB_", "STE_", "PRC(S)"],
+    "rhythm": ["SR", "AFIB", "STACH", "SARRH", "SBRAD", "PACE", "SVARR", "BIGU", "AFLT", "SVTAC", "PSVT", "TRIGU"],
+}
+
+
+def _expected() -> dict[str, list[str]]:
+    from ecgfoundry.datasets.synthetic_conditions import SYNTH_CLASSES
+    from ecgfoundry.io import code15, cpsc2018
+    from ecgfoundry.io.challenge import build_label_sets
+
+    out = {f"ptbxl/{k}": v for k, v in PTBXL.items()}
+    out["cpsc2018/cpsc9"] = list(cpsc2018.CLASSES)
+    out["code15/code15"] = list(code15.CLASSES)
+    out["cinc2021/scored"] = list(build_label_sets(set())[0]["scored"].classes)
+    out["synthetic/synthetic"] = list(SYNTH_CLASSES)
+    out["binary/AF"], out["binary/CD"] = ["AF"], ["CD"]
+    return out
+
+
+def test_packaged_prompts_cover_every_class():
+    prompts = load_prompts()
+    expected = _expected()
+    assert len(expected["cinc2021/scored"]) == 26
+    for key, classes in expected.items():
+        got = prompts_for(prompts, key, classes)
+        assert set(prompts[key]) == set(classes), key
+        for cls, phrasings in got.items():
+            assert len(phrasings) >= 3 or key.startswith("binary/"), (key, cls)
+        # no phrasing shared by two classes of one label set (their embeddings would coincide)
+        flat = [p for ps in got.values() for p in ps]
+        assert len(flat) == len(set(flat)), key
+
+
+def test_ptbxl_classes_match_scp_statements(ptbxl_root):
+    from ecgfoundry.io.ptbxl import build_label_sets
+
+    sets = build_label_sets(pd.read_csv(ptbxl_root / "scp_statements.csv", index_col=0))
+    prompts = load_prompts()
+    for name in PTBXL:
+        assert set(prompts[f"ptbxl/{name}"]) == set(sets[name].classes), name
+
+
+def test_short_names_and_errors():
+    prompts = load_prompts()
+    assert prompts_for(prompts, "superdiagnostic", ["MI"])["MI"] == prompts["ptbxl/superdiagnostic"]["MI"]
+    with pytest.raises(KeyError, match="no phrasings for XYZ"):
+        prompts_for(prompts, "superdiagnostic", ["MI", "XYZ"])
+    with pytest.raises(KeyError, match="has no prompts"):
+        prompts_for(prompts, "nope", ["MI"])
+
+
+@pytest.mark.parametrize("content, key", [
+    ("{not json", None),
+    ({"label_sets": {}}, "label_sets"),
+    ({"label_sets": {"x/y": {"A": []}}}, "label_sets.x/y.A"),
+    ({"label_sets": {"x/y": {"A": ["ok", " "]}}}, "label_sets.x/y.A[1]"),
+    ({"label_sets": {"x/y": {"A": ["ok", "ok"]}}}, "label_sets.x/y.A"),
+    ({"format": "other/2", "label_sets": {"x/y": {"A": ["ok"]}}}, "format"),
+])
+def test_validation_names_file_and_key(tmp_path, content, key):
+    path = tmp_path / "my_prompts.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(EcgDataError) as err:
+        load_prompts(path)
+    assert "my_prompts.json" in str(err.value)
+    if key:
+        assert err.value.field == key
+
+
+def test_user_file_round_trip(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"label_sets": {"mine/set": {"A": ["first", "second"]}}}))
+    assert load_prompts(path) == {"mine/set": {"A": ["first", "second"]}}
