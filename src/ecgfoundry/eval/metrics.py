@@ -32,7 +32,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -405,7 +405,6 @@ class Evaluation:
     skipped: dict[str, str]
     n_boot: int = 0
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def evaluate(y_test, s_test, y_val, s_val, classes: Sequence[str] | None = None, n_boot: int = 1000,
