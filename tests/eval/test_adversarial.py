@@ -38,6 +38,7 @@ def _data(n=6, t=20, k=3, seed=0):
 
 
 def _loss(model, sig, obs, y, loss="bce"):
+    model.eval()  # dropout off, as during the attack
     with torch.no_grad():
         return attack_loss(model(torch.as_tensor(sig), torch.as_tensor(obs)), torch.as_tensor(y), loss).item()
 
