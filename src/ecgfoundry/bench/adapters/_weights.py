@@ -111,6 +111,8 @@ def _torch_load(path: Path):
             if match is None:
                 raise UnsafeCheckpointError(_refusal(path, text)) from None
             full = match.group(1)
+            if "." not in full:  # torch names builtins without their module
+                full = f"builtins.{full}"
             allowed = full.split(".")[0] in METADATA_MODULES or full in METADATA_GLOBALS
             if not allowed or any(full == s for _, s in stubs):
                 raise UnsafeCheckpointError(_refusal(path, f"it needs the global {full}")) from None

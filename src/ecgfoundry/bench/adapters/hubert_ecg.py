@@ -199,6 +199,9 @@ def create_hubert_ecg(weights=None, *, size: str = "base", pretrained: bool = Tr
     state = load_hubert_ecg_state(weights, size)
     model = build_hubert_ecg(size, masked_spec_embed="masked_spec_embed" in state,
                              overrides=_config_overrides(weights))
+    if any(k.endswith(".weight_g") for k in model.state_dict()):  # an older transformers: legacy names
+        state = {k.replace("parametrizations.weight.original0", "weight_g")
+                  .replace("parametrizations.weight.original1", "weight_v"): v for k, v in state.items()}
     load_strict(model, state, what=f"HuBERT-ECG {size}")
     return _named(HuBERTECGAdapter(model, **kw), size)
 
