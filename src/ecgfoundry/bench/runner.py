@@ -1,0 +1,410 @@
+"""The benchmark grid as independent, resumable jobs, run with joblib or on a Dask cluster.
+
+Grid: models x datasets x poolings x tasks x sizes x classifiers x folds (Filice et al.,
+arXiv 2601.21830). Every cell of the grid is one :class:`Job`: a frozen, hashable description
+that is enough, together with the work folder, to compute one outer-fold F1. Jobs read only
+cached arrays, so they run anywhere the work folder is visible (a shared file system on a cluster).
+
+Work folder::
+
+    <workdir>/embeddings/<model>/<dataset>/<pooling>.npy|.json   pooled embeddings (EmbeddingCache)
+    <workdir>/labels/<dataset>/<task>.npy|.json                   binary targets (N,), ids digest
+    <workdir>/labels/<dataset>/groups.npy                         patient groups (optional)
+    <workdir>/results/<job key>.json                              one small file per finished job
+    <workdir>/skipped.csv                                         cells that could not run, and why
+
+Resumability: a job writes its result file atomically (temporary file + rename) when it finishes;
+:func:`run_jobs` runs only the jobs whose file is missing, so an interrupted grid restarts where
+it stopped. A job's key is a hash of all of its fields (grid and seeds included): changing the
+grid gives new keys instead of reusing stale results.
+
+Schedulers: ``scheduler="local"`` runs the jobs with joblib (``n_jobs`` processes);
+any other string is the address of a ``dask.distributed`` scheduler (``"tcp://host:8786"``) and
+a ``Client`` is used directly. The same :func:`run_job` runs in both cases, and each job seeds
+everything it draws from its own fields, so both give identical numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ecgfoundry.bench.embed import POOLINGS, EmbeddingCache, _safe, embed_store, ids_digest
+from ecgfoundry.bench.probes import (CLASSIFIERS, best_classifiers, evaluate_fold, outer_folds, resolve_grid,
+                                     summarize_folds)
+from ecgfoundry.bench.scarcity import SIZES, Skip, balanced_subset, check_sizes
+from ecgfoundry.bench.tasks import DEFAULT_TASKS, TaskUnavailable, parse_task, task_labels
+from ecgfoundry.progress import track
+
+JOB_FIELDS = ("model", "dataset", "pooling", "task", "size", "n", "classifier", "fold", "k", "inner_k", "seed")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One outer fold of one grid cell.
+
+    Attributes
+    ----------
+    model, dataset, pooling, task : str
+        Which cached embeddings and labels.
+    size : str
+        Scarcity size name (``"XS"``, ...) and ``n`` its number of records.
+    classifier : str
+        A probe of :data:`ecgfoundry.bench.probes.PROBES`.
+    fold, k : int
+        Outer fold index in ``range(k)`` of a stratified k-fold CV.
+    inner_k : int
+        Folds of the inner grid search.
+    seed : int
+        Seeds the subset, the folds and the estimator.
+    grid : tuple of (param, values)
+        The hyper-parameter grid (from :func:`ecgfoundry.bench.probes.resolve_grid`).
+    group_by_patient : bool
+        Keep a patient's records in one fold when the work folder has patient groups.
+    """
+
+    model: str
+    dataset: str
+    pooling: str
+    task: str
+    size: str
+    n: int
+    classifier: str
+    fold: int
+    k: int = 15
+    inner_k: int = 3
+    seed: int = 0
+    grid: tuple = ()
+    group_by_patient: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fold < self.k:
+            raise ValueError(f"fold {self.fold} outside range({self.k})")
+        hash(self)  # the grid must be hashable (tuples, not lists)
+
+    @property
+    def key(self) -> str:
+        """Stable 20-hex-digit key of every field (the result file's name)."""
+        text = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+    @property
+    def cell(self) -> tuple:
+        return (self.model, self.dataset, self.pooling, self.size, self.task, self.classifier)
+
+
+# ---------------------------------------------------------------------------------------------
+# the work folder
+
+def labels_path(workdir: str | Path, dataset: str, task: str) -> Path:
+    return Path(workdir) / "labels" / _safe(dataset) / f"{_safe(task)}.npy"
+
+
+def result_path(workdir: str | Path, job: Job) -> Path:
+    return Path(workdir) / "results" / f"{job.key}.json"
+
+
+def save_labels(workdir: str | Path, dataset: str, task: str, y: np.ndarray, ids: Sequence[str],
+                groups: Sequence | None = None) -> Path:
+    """Store binary targets ``y (N,)`` of ``task`` on ``dataset`` (aligned with the embeddings' ids)."""
+    y = np.asarray(y).astype(np.int8).ravel()
+    if len(y) != len(ids):
+        raise ValueError(f"{len(y)} labels for {len(ids)} ids")
+    p = labels_path(workdir, dataset, task)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    np.save(p, y)
+    p.with_suffix(".json").write_text(json.dumps({"dataset": dataset, "task": task, "n": int(len(y)),
+                                                  "n_pos": int(y.sum()), "ids_sha1": ids_digest(ids)}))
+    if groups is not None:
+        # a record without a patient id is its own group
+        g = np.asarray([str(x) if x is not None and str(x) not in ("", "nan") else f"\0record{i}"
+                        for i, x in enumerate(groups)])
+        if len(g) != len(y):
+            raise ValueError(f"{len(g)} groups for {len(y)} labels")
+        np.save(p.parent / "groups.npy", np.unique(g, return_inverse=True)[1].ravel())
+    return p
+
+
+def prepare(workdir: str | Path, sources: Mapping[str, Any] | Sequence[Any], stores: Mapping[str, Any],
+            tasks: Sequence[str] = DEFAULT_TASKS, poolings: Sequence[str] = POOLINGS, batch_size: int = 64,
+            progress: bool = True) -> list[dict]:
+    """Embed every store with every source (cached) and save every task's labels into ``workdir``.
+
+    Parameters
+    ----------
+    sources : dict name -> source, or sequence of sources (named by ``source.name``)
+    stores : dict dataset name -> ArrayStore
+    tasks : task specs (``"CD"``, ``"AF"``, ``"label_set:class"``)
+
+    Returns
+    -------
+    list of skip records ``{"dataset", "task", "reason"}`` for tasks a dataset has no labels for.
+    """
+    cache = EmbeddingCache(Path(workdir) / "embeddings")
+    if not isinstance(sources, Mapping):
+        sources = {getattr(s, "name", type(s).__name__): s for s in sources}
+    skips = []
+    for dataset, store in stores.items():
+        ids = [f"{store.name}/{r}" for r in store.table["record_id"]]
+        groups = store.table["patient_id"].tolist() if "patient_id" in store.table.columns else None
+        for spec in tasks:
+            task = parse_task(spec)
+            try:
+                y = task_labels(store, task)
+            except TaskUnavailable as exc:
+                skips.append({"dataset": dataset, "task": task.name, "reason": str(exc)})
+                continue
+            save_labels(workdir, dataset, task.name, y, ids, groups)
+        for name, source in sources.items():
+            if getattr(source, "name", None) != name:
+                source = _Renamed(source, name)
+            embed_store(source, store, cache, poolings, dataset=dataset, batch_size=batch_size, progress=progress)
+    return skips
+
+
+@dataclass
+class _Renamed:
+    """A source under another cache name."""
+
+    source: Any
+    name: str
+
+    def embed(self, batch):
+        return self.source.embed(batch)
+
+
+def _load_arrays(workdir: str, model: str, dataset: str, pooling: str, task: str, group_by_patient: bool):
+    """:func:`_load_arrays_cached`, keyed also by the files' modification times (rewritten files reload)."""
+    stamps = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (
+        EmbeddingCache(Path(workdir) / "embeddings").path(model, dataset, pooling),
+        labels_path(workdir, dataset, task), labels_path(workdir, dataset, task).parent / "groups.npy"))
+    return _load_arrays_cached(workdir, model, dataset, pooling, task, group_by_patient, stamps)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_arrays_cached(workdir: str, model: str, dataset: str, pooling: str, task: str, group_by_patient: bool,
+                        stamps: tuple):
+    """Embeddings, labels and groups of a cell (memoised per process: workers load each once)."""
+    emb = EmbeddingCache(Path(workdir) / "embeddings").load(model, dataset, pooling, mmap=True)
+    p = labels_path(workdir, dataset, task)
+    if not p.exists():
+        raise FileNotFoundError(f"no labels for task {task} on {dataset} at {p} (run prepare / save_labels)")
+    meta = json.loads(p.with_suffix(".json").read_text())
+    if meta["ids_sha1"] != emb.meta["ids_sha1"]:
+        raise ValueError(f"labels of {dataset}/{task} and embeddings of {model}/{dataset}/{pooling} "
+                         "are for different records (re-run prepare)")
+    y = np.load(p)
+    gp = p.parent / "groups.npy"
+    groups = np.load(gp) if group_by_patient and gp.exists() else None
+    return emb.X, y, groups
+
+
+def run_job(job: Job, workdir: str | Path) -> dict:
+    """Compute one job, write its result file atomically, and return the result record."""
+    workdir = str(workdir)
+    X, y, groups = _load_arrays(workdir, job.model, job.dataset, job.pooling, job.task, job.group_by_patient)
+    sub = balanced_subset(y, job.n, job.seed, min_per_class=job.k, size=job.size)
+    if isinstance(sub, Skip):
+        raise ValueError(f"{job}: {sub.reason} (plan the grid with plan(), which skips such cells)")
+    Xs, ys = np.asarray(X[sub.indices], dtype=np.float32), y[sub.indices]
+    gs = None if groups is None else groups[sub.indices]
+    train, test = outer_folds(ys, job.k, job.seed, gs)[job.fold]
+    res = evaluate_fold(job.classifier, Xs, ys, train, test, grid=job.grid, inner_k=job.inner_k, seed=job.seed,
+                        groups=gs)
+    record = {**{f: getattr(job, f) for f in JOB_FIELDS}, "key": job.key,
+              "grid": json.dumps([[k, list(v)] for k, v in job.grid], default=str),
+              "grouped": gs is not None, "n_pos": sub.n_pos, "n_neg": sub.n_neg, **asdict(res),
+              "best_params": json.dumps(res.best_params, sort_keys=True, default=str),
+              "host": socket.gethostname(), "pid": os.getpid(), "finished": time.time()}
+    out = result_path(workdir, job)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.{time.monotonic_ns()}.partial")
+    tmp.write_text(json.dumps(record, default=str))
+    os.replace(tmp, out)
+    return record
+
+
+def load_result(workdir: str | Path, job: Job) -> dict | None:
+    """The stored result of ``job``, or None when it has not finished (or its file is unreadable)."""
+    p = result_path(workdir, job)
+    try:
+        return json.loads(p.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def pending_jobs(jobs: Sequence[Job], workdir: str | Path) -> list[Job]:
+    """Jobs without a (readable) result file."""
+    return [j for j in jobs if load_result(workdir, j) is None]
+
+
+# ---------------------------------------------------------------------------------------------
+# planning
+
+def plan(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], tasks: Sequence[str] = DEFAULT_TASKS,
+         sizes: Mapping[str, int] | None = None, classifiers: Sequence[str] = CLASSIFIERS,
+         poolings: Sequence[str] = ("last", "max"), k: int = 15, inner_k: int = 3, seed: int = 0,
+         grids: Mapping[str, Mapping[str, Sequence]] | None = None, group_by_patient: bool = True):
+    """All jobs of the grid over what ``workdir`` holds, and the cells that cannot run.
+
+    A (dataset, task, size) is skipped, with its reason, when the task has no labels on the dataset,
+    or when the dataset cannot provide a subset of that size with at least ``k`` records of each class.
+
+    Returns
+    -------
+    jobs : list of Job
+    skipped : DataFrame with ``dataset``, ``task``, ``size``, ``reason`` (also written to skipped.csv)
+    """
+    import pandas as pd
+
+    sizes = check_sizes(SIZES if sizes is None else sizes)
+    task_names = [parse_task(t).name for t in tasks]
+    grid_of = {c: resolve_grid(c, grids) for c in classifiers}
+    jobs, skipped = [], []
+    for dataset, task in product(datasets, task_names):
+        p = labels_path(workdir, dataset, task)
+        if not p.exists():
+            skipped.append({"dataset": dataset, "task": task, "size": "*",
+                            "reason": f"no labels for task {task} on {dataset}"})
+            continue
+        y = np.load(p)
+        for size, n in sizes.items():
+            sub = balanced_subset(y, n, seed, min_per_class=max(k, inner_k + 1), size=size)
+            if isinstance(sub, Skip):
+                skipped.append({"dataset": dataset, "task": task, "size": size, "reason": sub.reason})
+                continue
+            for model, pooling, clf, fold in product(models, poolings, classifiers, range(k)):
+                jobs.append(Job(model, dataset, pooling, task, size, n, clf, fold, k, inner_k, seed, grid_of[clf],
+                                group_by_patient))
+    skipped = pd.DataFrame(skipped, columns=["dataset", "task", "size", "reason"])
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    skipped.to_csv(Path(workdir) / "skipped.csv", index=False)
+    return jobs, skipped
+
+
+# ---------------------------------------------------------------------------------------------
+# running
+
+def _run_local(jobs: list[Job], workdir: str, n_jobs: int, progress: bool) -> None:
+    from joblib import Parallel, delayed
+
+    if n_jobs == 1:  # in-process: simplest to debug, no pickling
+        for job in track(jobs, "probing", enabled=progress):
+            run_job(job, workdir)
+        return
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(run_job)(j, workdir) for j in jobs)
+    for _ in track(results, "probing", enabled=progress, total=len(jobs)):
+        pass
+
+
+def _run_dask(jobs: list[Job], workdir: str, scheduler: Any, progress: bool) -> None:
+    from dask.distributed import Client, as_completed
+
+    own = not isinstance(scheduler, Client)
+    client = Client(scheduler) if own else scheduler
+    try:
+        futures = client.map(run_job, jobs, workdir=workdir, pure=False)
+        for fut in track(as_completed(futures), "probing (dask)", enabled=progress, total=len(jobs)):
+            fut.result()  # re-raises a job's exception here
+    finally:
+        if own:
+            client.close()
+
+
+def run_jobs(jobs: Sequence[Job], workdir: str | Path, scheduler: Any = "local", n_jobs: int = 1,
+             progress: bool = True):
+    """Run the jobs that have no result yet, then gather every job's result into a DataFrame.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+    workdir : folder with embeddings/ and labels/ (see module docstring); results/ is written there
+    scheduler : "local", a dask.distributed scheduler address, or a ``dask.distributed.Client``
+    n_jobs : int
+        joblib workers for ``scheduler="local"`` (ignored for Dask: the cluster decides).
+
+    Returns
+    -------
+    DataFrame, one row per job (in ``jobs`` order), with ``ran_now`` False for results that an earlier
+    run had already written.
+    """
+    import pandas as pd
+
+    workdir = str(workdir)
+    jobs = list(dict.fromkeys(jobs))  # drop duplicates, keep order
+    todo = pending_jobs(jobs, workdir)
+    todo_keys = {j.key for j in todo}
+    if todo:
+        if isinstance(scheduler, str) and scheduler == "local":
+            _run_local(todo, workdir, n_jobs, progress)
+        else:
+            _run_dask(todo, workdir, scheduler, progress)
+    rows = []
+    for job in jobs:
+        rec = load_result(workdir, job)
+        if rec is None:
+            raise RuntimeError(f"job {job.key} finished without a result file ({job})")
+        rec["ran_now"] = job.key in todo_keys
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class BenchResults:
+    """Everything a grid produced: per-fold rows, summary tables, skipped cells."""
+
+    folds: Any
+    summary: Any
+    best: Any
+    skipped: Any
+    meta: dict = field(default_factory=dict)
+
+    def save(self, out: str | Path) -> None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.folds.to_csv(out / "folds.csv", index=False)
+        self.summary.to_csv(out / "summary.csv", index=False)
+        self.best.to_csv(out / "best_classifiers.csv", index=False)
+        self.skipped.to_csv(out / "skipped.csv", index=False)
+        (out / "run.json").write_text(json.dumps(self.meta, indent=2, default=str))
+
+
+def summarize(folds):
+    """Median F1 + IQR per (model, dataset, pooling, size, task, classifier) and the best classifier
+    per model and dataset (see :func:`ecgfoundry.bench.probes.summarize_folds`, ``best_classifiers``)."""
+    summary = summarize_folds(folds)
+    return summary, best_classifiers(summary)
+
+
+def run_grid(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], tasks: Sequence[str] = DEFAULT_TASKS,
+             sizes: Mapping[str, int] | None = None, classifiers: Sequence[str] = CLASSIFIERS,
+             poolings: Sequence[str] = ("last", "max"), k: int = 15, inner_k: int = 3, seed: int = 0,
+             grids: Mapping[str, Mapping[str, Sequence]] | None = None, group_by_patient: bool = True,
+             scheduler: Any = "local", n_jobs: int = 1, progress: bool = True) -> BenchResults:
+    """:func:`plan` + :func:`run_jobs` + :func:`summarize` over the cached embeddings in ``workdir``."""
+    start = time.perf_counter()
+    jobs, skipped = plan(workdir, models, datasets, tasks, sizes, classifiers, poolings, k, inner_k, seed, grids,
+                         group_by_patient)
+    folds = run_jobs(jobs, workdir, scheduler, n_jobs, progress)
+    if len(folds):
+        summary, best = summarize(folds)
+    else:
+        import pandas as pd
+        summary, best = pd.DataFrame(), pd.DataFrame()
+    meta = {"models": list(models), "datasets": list(datasets), "tasks": list(tasks),
+            "sizes": check_sizes(SIZES if sizes is None else sizes), "classifiers": list(classifiers),
+            "poolings": list(poolings), "k": k, "inner_k": inner_k, "seed": seed,
+            "grids": {c: resolve_grid(c, grids) for c in classifiers}, "group_by_patient": group_by_patient,
+            "n_jobs_total": len(jobs), "n_jobs_ran": int(folds["ran_now"].sum()) if len(folds) else 0,
+            "seconds": round(time.perf_counter() - start, 2)}
+    return BenchResults(folds, summary, best, skipped, meta)
