@@ -46,12 +46,13 @@ The transforms of bowang-lab/ECG-FM ``notebooks/infer_quickstart.ipynb`` (``Reor
 
 Weights: ``mimic_iv_ecg_physionet_pretrained.pt`` from https://huggingface.co/wanglab/ecg-fm
 (fairseq checkpoint: the state dict under ``"model"``; its ``omegaconf`` config is skipped by the
-restricted loader). Key filters: ``module.`` / ``encoder.`` (a fine-tuned model's ``encoder.``
-wrapper, only when every key has it) stripped; pretraining heads (``quantizer.``, ``project_q.``,
-``final_proj.``, ``mask_emb``, ``target_glu.``, ``project_inp.``, ``input_quantizer.``) and
-classifier heads (``proj.``, ``final_proj``) dropped; legacy ``weight_g``/``weight_v`` renamed to
-``parametrizations.weight.original0/1``; a legacy ``encoder.pos_conv.*`` positional conv is
-mapped to ``conv_pos.pos_conv.*``.
+restricted loader). Key filters: ``module.`` stripped; a fine-tuned checkpoint (keys
+``encoder.feature_extractor.*``: the pretrained model wrapped as ``encoder`` beside a ``proj``
+classifier) keeps only its ``encoder.*`` keys, unprefixed; pretraining heads (``quantizer.``,
+``input_quantizer.``, ``project_q.``, ``project_inp.``, ``final_proj.``, ``target_glu.``,
+``mask_emb``) and ``proj.`` dropped; legacy ``weight_g``/``weight_v`` renamed to
+``parametrizations.weight.original0/1``; a legacy ``encoder.pos_conv.*`` positional conv is mapped
+to ``conv_pos.pos_conv.*``.
 """
 
 from __future__ import annotations

@@ -284,4 +284,7 @@ def create_ecgfounder(weights=None, *, cfg: Net1DConfig = ECGFOUNDER_12LEAD, pre
     if state is not None:
         load_strict(model, state, what=f"ECGFounder ({filename})")
     leads = (0,) if cfg.in_channels == 1 else tuple(range(12))
-    return ECGFounderAdapter(model, leads=leads, **kw)
+    adapter = ECGFounderAdapter(model, leads=leads, **kw)
+    if cfg.in_channels == 1:
+        adapter.name = "ecgfounder-1lead"
+    return adapter
