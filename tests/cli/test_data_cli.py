@@ -1,7 +1,10 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from ecgfoundry.errors import EcgDataError
 
 from ecgfoundry.cli.main import main
 
@@ -46,3 +49,19 @@ def test_real_inspect_counts(ptbxl_root, capsys):
     assert "folds: 1: 2,175, 9: 2,183, 10: 2,198" in out
     for cls in ("NORM", "MI", "STTC", "CD", "HYP"):
         assert cls in out
+
+
+def test_synth_folder_is_named_and_has_cd(tmp_path):
+    from ecgfoundry.io.detect import open_dataset
+
+    assert main(["synth", "--n", "60", "--seed", "2", "--out", str(tmp_path / "s")]) == 0
+    ds = open_dataset(tmp_path / "s")
+    assert ds.name == "synthetic" and ds.default_label_set == "synthetic"
+    y, classes = ds.labels("synthetic")
+    cd = ds.labels("CD")[0][:, 0]
+    conduction = y[:, [classes.index(c) for c in ("1AVB", "RBBB", "LBBB", "LAFB")]].max(axis=1)
+    np.testing.assert_array_equal(cd, conduction)
+    assert cd.sum() > 0
+    (tmp_path / "s" / "dataset.json").write_text('{"default_label_set": "nope"}')
+    with pytest.raises(EcgDataError, match="dataset.json: default_label_set"):
+        open_dataset(tmp_path / "s")

@@ -154,9 +154,13 @@ def run(args) -> int:
     first = ["record", "record_id", "labels", "text", "patient_id", "fold", "age", "sex"]
     table = table[first + [c for c in table.columns if c not in first]]
     table.to_csv(out / "records.csv", index=False)
+    cd_classes = [c for c in ("1AVB", "RBBB", "LBBB", "LAFB") if c in SYNTH_CLASSES]
     (out / "label_sets.json").write_text(json.dumps(
         {"synthetic": {"classes": list(SYNTH_CLASSES),
-                       "description": "ecgfoundry synthetic conditions (see synthetic.json)"}}, indent=1))
+                       "description": "ecgfoundry synthetic conditions (see synthetic.json)"},
+         "CD": {"classes": ["CD"], "mapping": {c: ["CD"] for c in cd_classes},
+                "description": "conduction disturbance: " + ", ".join(cd_classes)}}, indent=1))
+    (out / "dataset.json").write_text(json.dumps({"name": "synthetic", "default_label_set": "synthetic"}))
     meta = {
         "generator": "ecgfoundry.datasets.synthetic", "ecgfoundry_version": __version__,
         "config": cfg.to_dict(), "seed": cfg.seed, "n_records": written, "fs": cfg.fs,

@@ -48,6 +48,19 @@ from ecgfoundry.io.base import SPLITS, LabelSet, RecordSource, parse_age, parse_
 from ecgfoundry.io.tables import clean_str, is_blank, patient_splits, read_table
 from ecgfoundry.io.wfdb_common import read_wfdb, read_wfdb_header
 
+def _read_dataset_json(path: Path) -> dict:
+    """Optional ``dataset.json``: ``{"name": ..., "default_label_set": ...}``."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise EcgDataError(path, None, f"corrupt JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise EcgDataError(path, None, "must hold a JSON object")
+    return data
+
+
 RESERVED = ("record", "record_id", "labels", "text", "patient_id", "split", "fold", "age", "sex")
 BINARY_SETS: dict[str, str] = {"AF": "atrial fibrillation (label AF)",
                                "CD": "conduction disturbance (label CD)"}
@@ -126,8 +139,9 @@ class WFDBFolder(RecordSource):
                  folds: Mapping[str, Sequence[int]] | None = None, seed: int = 0,
                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), dataset: str | None = None):
         super().__init__(root)
-        if dataset:
-            self.name = dataset
+        described = _read_dataset_json(self.root / "dataset.json")
+        if dataset or described.get("name"):
+            self.name = dataset or str(described["name"])
         self.seed = seed
         self.notes: list[str] = []
         self.csv = self.root / table
@@ -174,6 +188,12 @@ class WFDBFolder(RecordSource):
                               f"file; they fail when read: {', '.join(absent[:10])}")
         self.table = table_df
         self.label_sets = self._label_sets(codes)
+        wanted = described.get("default_label_set")
+        if wanted:
+            if wanted not in self.label_sets:
+                raise EcgDataError(self.root / "dataset.json", "default_label_set",
+                                   f"{wanted!r} is not a label set of this folder ({', '.join(self.label_sets)})")
+            self.default_label_set = str(wanted)
 
     # --- construction --------------------------------------------------------------------
     def _folds(self, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
