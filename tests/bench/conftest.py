@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn", reason="the bench extra is not installed (pip install -e '.[bench]')")
-
 # Small grids: every classifier still searches over more than one setting where it is cheap.
 TEST_GRIDS = {
     "xgboost": {"max_depth": [2], "n_estimators": [20, 40]},

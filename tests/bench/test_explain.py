@@ -7,12 +7,15 @@ import warnings
 import numpy as np
 import pytest
 
+for _m in ('sklearn', 'shap', 'xgboost'):
+    pytest.importorskip(_m, reason="the bench extra is not installed (pip install -e '.[bench]')")
+
+
 from ecgfoundry.bench.explain import explain_best, shared_feature_rate, top_features
 from ecgfoundry.bench.probes import resolve_grid
 
 from .conftest import TEST_GRIDS
 
-pytest.importorskip("shap")
 pytest.importorskip("xgboost")
 
 INFORMATIVE = (2, 5, 11)

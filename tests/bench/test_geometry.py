@@ -5,6 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+for _m in ('sklearn',):
+    pytest.importorskip(_m, reason="the bench extra is not installed (pip install -e '.[bench]')")
+
+
 from ecgfoundry.bench.geometry import (balanced_per_dataset, centroid_separation, geometry_table, gmm_ari,
                                        knn_agreement, umap_coords)
 

@@ -7,6 +7,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
+for _m in ('sklearn', 'xgboost'):
+    pytest.importorskip(_m, reason="the bench extra is not installed (pip install -e '.[bench]')")
+
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ecgfoundry.bench import probes
@@ -14,8 +18,6 @@ from ecgfoundry.bench.probes import (CLASSIFIERS, balanced_weights, best_classif
                                      resolve_grid, summarize_folds)
 
 from .conftest import TEST_GRIDS, planted
-
-pytest.importorskip("xgboost")
 
 
 def _cv(classifier, X, y, k=3, seed=0):

@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+for _m in ('sklearn', 'shap'):
+    pytest.importorskip(_m, reason="the bench extra is not installed (pip install -e '.[bench]')")
+
+
 from ecgfoundry.bench.embed import EmbeddingCache, Embeddings
 from ecgfoundry.bench.representation import representation_analysis
 from ecgfoundry.bench.runner import save_labels
 
-pytest.importorskip("shap")
 
 PLANTED = {"a": (1, 3), "b": (1, 3), "c": (5, 6)}
 

@@ -8,6 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+for _m in ('sklearn',):
+    pytest.importorskip(_m, reason="the bench extra is not installed (pip install -e '.[bench]')")
+
+
 from ecgfoundry.batch import EcgBatch
 from ecgfoundry.bench import runner
 from ecgfoundry.bench.embed import EmbeddingCache, Embeddings
