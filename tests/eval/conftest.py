@@ -1,0 +1,42 @@
+"""Fixtures for the evaluation tests: a small synthetic store, a tiny reference F and a tiny
+ECG-text checkpoint (transformer-tiny encoder, hashing text encoder)."""
+
+import pytest
+
+from ecgfoundry.cli.main import main
+
+
+@pytest.fixture(scope="session")
+def eval_store(tmp_path_factory):
+    """96 synthetic records (100 Hz, 10 s), cached; 78 train / 9 val / 9 test."""
+    from ecgfoundry.io.store import ArrayStore
+
+    root = tmp_path_factory.mktemp("eval_synth")
+    assert main(["synth", "--n", "96", "--seed", "1", "--out", str(root / "data"), "--no-progress"]) == 0
+    assert main(["data", "cache", str(root / "data"), "--out", str(root / "cache"), "--no-progress"]) == 0
+    return ArrayStore(root / "cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(eval_store, tmp_path_factory):
+    """A resnet1d-tiny reference trained for 2 epochs, saved to a folder."""
+    from ecgfoundry.eval.reference import ReferenceConfig, train_reference
+
+    out = tmp_path_factory.mktemp("eval_ref") / "ref"
+    return train_reference(eval_store, "synthetic", ReferenceConfig(encoder="resnet1d-tiny", epochs=2, seed=0),
+                           out=out, device="cpu", progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(eval_store, tmp_path_factory):
+    """A 2-step SCAR run with the tiny presets."""
+    from ecgfoundry.models.config import TextConfig
+    from ecgfoundry.models.registry import get_model_config
+    from ecgfoundry.train.config import TrainConfig
+    from ecgfoundry.train.loop import pretrain
+
+    out = tmp_path_factory.mktemp("eval_run") / "run"
+    cfg = get_model_config("scar", encoder="transformer-tiny", text=TextConfig(kind="hashing"))
+    pretrain(cfg, TrainConfig(steps=2, batch_size=8, log_every=1, checkpoint_every=2, warmup_steps=1),
+             eval_store, out, progress=False)
+    return out
