@@ -1,9 +1,30 @@
 """Fixtures for the evaluation tests: a small synthetic store, a tiny reference F and a tiny
 ECG-text checkpoint (transformer-tiny encoder, hashing text encoder)."""
 
+from contextlib import contextmanager
+
 import pytest
+import torch
 
 from ecgfoundry.cli.main import main
+
+
+@contextmanager
+def one_thread():
+    """Small convolutions are ~40x slower with 2 intra-op threads on a busy 2-core machine; these
+    tests run single-threaded and restore the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    with one_thread():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -23,8 +44,9 @@ def tiny_reference(eval_store, tmp_path_factory):
     from ecgfoundry.eval.reference import ReferenceConfig, train_reference
 
     out = tmp_path_factory.mktemp("eval_ref") / "ref"
-    return train_reference(eval_store, "synthetic", ReferenceConfig(encoder="resnet1d-tiny", epochs=2, seed=0),
-                           out=out, device="cpu", progress=False)
+    with one_thread():
+        return train_reference(eval_store, "synthetic", ReferenceConfig(encoder="resnet1d-tiny", epochs=2, seed=0),
+                               out=out, device="cpu", progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +59,7 @@ def tiny_run(eval_store, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("eval_run") / "run"
     cfg = get_model_config("scar", encoder="transformer-tiny", text=TextConfig(kind="hashing"))
-    pretrain(cfg, TrainConfig(steps=2, batch_size=8, log_every=1, checkpoint_every=2, warmup_steps=1),
-             eval_store, out, progress=False)
+    with one_thread():
+        pretrain(cfg, TrainConfig(steps=2, batch_size=8, log_every=1, checkpoint_every=2, warmup_steps=1),
+                 eval_store, out, progress=False)
     return out
