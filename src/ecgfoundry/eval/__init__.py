@@ -13,4 +13,8 @@ Modules (import what you need; nothing heavy is imported here):
 - ``cmrs``: the Counterfactual Missingness Resolution Score and Platt scaling.
 - ``adversarial``: FGSM and PGD.
 - ``predict``: a torch model as a batched numpy probability function.
+- ``reference``: the full-view 1-D ResNet reference classifier F (train, save, load).
+- ``stress``: metrics and CMRS under every missingness type x mode (rand / hard).
+- ``protocol``: the whole ``ecgfoundry evaluate`` run (zero-shot, stress test, probes, attacks,
+  ``metrics.json`` + ``report.md``).
 """
