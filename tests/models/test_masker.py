@@ -79,3 +79,26 @@ def test_random_masker_rate_and_never_empty():
     obs[:, :5] = False
     out = RandomMasker(0.5)(h, obs, torch.Generator().manual_seed(0))
     assert (out.gate[:, :5] == 0).all()
+
+
+def test_cap_holds_the_budget_per_record_and_keeps_gradients():
+    import torch
+
+    from ecgfoundry.models.masker import AdversarialMasker
+
+    torch.manual_seed(0)
+    m = AdversarialMasker(8, hidden=16, tau=0.5, budget=0.3, cap=True).eval()
+    torch.nn.init.constant_(m.net[-1].bias, 2.0)  # a masker that wants to remove (almost) everything
+    tokens = torch.randn(3, 10, 8)
+    obs = torch.ones(3, 10, dtype=torch.bool)
+    obs[2, 6:] = False
+    out = m(tokens, obs)
+    mean = out.gate.sum(-1) / obs.sum(-1)
+    torch.testing.assert_close(mean, torch.full((3,), 0.3))
+    assert (out.gate[2, 6:] == 0).all()
+    torch.testing.assert_close(out.keep_log, torch.where(obs, torch.log1p(-out.gate), torch.zeros(())))
+    (out.gate * torch.arange(10.0)).sum().backward()  # where to remove is still learnable
+    assert m.net[-1].weight.grad is not None and m.net[-1].weight.grad.abs().sum() > 0
+    free = AdversarialMasker(8, hidden=16, tau=0.5, budget=0.3, cap=False).eval()
+    free.load_state_dict(m.state_dict())
+    assert (free(tokens, obs).gate.sum(-1) / obs.sum(-1)).min() > 0.9  # penalty mode: no cap

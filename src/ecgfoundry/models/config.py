@@ -241,15 +241,25 @@ class MaskerConfig(_ConfigBase):
     ``g = sigmoid((logit + eps) / tau)`` removes tokens softly; the masker is trained to *maximise*
     the alignment loss under the budget ``(mean g - budget)^2``. ``mode="random"``: each observed
     token is removed with probability ``budget``. ``mode="none"``: no masked branch.
+
+    ``budget_mode="cap"`` (default) also caps the removal per record: when a record's mean gate over
+    its observed tokens exceeds ``budget``, all its gates are scaled down by ``budget / mean g``, so
+    the masker can choose *where* to remove but never *more* than the budget. With
+    ``budget_mode="penalty"`` the budget is only the loss term, which the masker can trade away:
+    removing everything costs it at most ``lambda_mask (1 - rho)^2`` while it gains up to the whole
+    alignment loss, and on the synthetic known-answer run it learned to remove every token
+    (``results/pretrain_known_answers.md``).
     """
 
     mode: str = "adversarial"   # "adversarial" | "random" | "none"
     budget: float = 0.3         # rho: target fraction of observed tokens removed
     tau: float = 0.5            # tau_m: temperature of the Gumbel–sigmoid gate
     hidden: int = 128           # hidden width of the masker MLP
+    budget_mode: str = "cap"    # "cap": per-record removal capped at budget | "penalty": loss term only
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, ("adversarial", "random", "none"))
+        _choice("budget_mode", self.budget_mode, ("cap", "penalty"))
         _number("budget", self.budget, lo=0, hi=1, lo_open=True, hi_open=True)
         _number("tau", self.tau, lo=0, lo_open=True)
         _positive_int("hidden", self.hidden)

@@ -68,16 +68,22 @@ class AdversarialMasker(nn.Module):
     tau : float
         Gate temperature tau_m (> 0).
     budget : float
-        rho in (0, 1); only used to initialise the output bias so the median gate starts at rho.
+        rho in (0, 1): the output bias starts so the median gate is rho, and with ``cap`` a record's
+        mean gate over its observed tokens is capped at rho (gates scaled by rho / mean g).
+    cap : bool
+        Enforce the budget per record (see :class:`~ecgfoundry.models.config.MaskerConfig`).
     """
 
-    def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3):
+    def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3,
+                 cap: bool = True):
         super().__init__()
         if tau <= 0:
             raise ValueError(f"tau must be positive, got {tau}")
         if not 0 < budget < 1:
             raise ValueError(f"budget must be in (0, 1), got {budget}")
         self.tau = float(tau)
+        self.budget = float(budget)
+        self.cap = bool(cap)
         self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.constant_(self.net[-1].bias, self.tau * math.log(budget / (1 - budget)))
@@ -93,6 +99,14 @@ class AdversarialMasker(nn.Module):
         observed = token_observed.to(torch.bool)
         gate = torch.where(observed, torch.sigmoid(a), torch.zeros_like(a))
         keep_log = torch.where(observed, F.logsigmoid(-a), torch.zeros_like(a))
+        if self.cap:
+            n_obs = observed.sum(-1, keepdim=True).clamp(min=1)
+            mean = gate.sum(-1, keepdim=True) / n_obs
+            scale = (self.budget / mean.clamp(min=1e-12)).clamp(max=1.0)
+            over = (scale < 1.0).expand_as(gate)
+            gate = gate * scale
+            capped_keep = torch.log1p(-gate.clamp(max=1.0 - 1e-6))
+            keep_log = torch.where(over & observed, capped_keep, keep_log)
         return MaskOutput(gate, keep_log, logits)
 
 
