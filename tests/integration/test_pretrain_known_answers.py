@@ -58,8 +58,9 @@ def synth(tmp_path_factory):
 @pytest.mark.parametrize("preset", [
     "scar-randmask-mean",
     pytest.param("scar", marks=pytest.mark.xfail(
-        reason="the default SCAR masker can remove every token (budget penalty 0.49 < alignment gain ln B); "
-               "see results/pretrain_known_answers.md", strict=False)),
+        reason="300 steps are too few for SCAR (half its batches train the masker): held-out InfoNCE "
+               "3.22 vs chance 3.47 in this test; the 2,000-step run in results/pretrain_known_answers.md "
+               "meets check 1 (3.63 -> 2.01, zero-shot AUROC 0.887)", strict=False)),
 ])
 def test_pretraining_learns_synthetic_conditions(tmp_path, synth, preset):
     store, text = synth
