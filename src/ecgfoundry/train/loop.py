@@ -170,45 +170,39 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
     start, last_t, last_step = time.perf_counter(), time.perf_counter(), step
     parts: dict[str, float] = {}
     bar = _Bar(cfg.steps, step, enabled=progress and info.is_main)
+
+    def one_update(side: str, optimizer, params, clip: float) -> dict[str, torch.Tensor]:
+        """One optimiser update of one side of the min-max game on the next (augmented) batch."""
+        b = next(stream)
+        x, m = aug(b.signal, b.observed, gen)
+        with autocast():
+            losses = model.forward_losses(x, m, b.texts, side, gen)
+        loss = losses["loss"]
+        if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
+            raise TrainingDiverged(_diverged_msg(step, side, losses, last_good))
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        average_gradients(params, info)
+        if clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        scaler.step(optimizer)
+        scaler.update()
+        return losses
+
     try:
         while step < cfg.steps:
             # --- masker side of the min-max game
             masker_loss = float("nan")
             if mopt is not None and step % cfg.model_steps_per_masker == 0:
                 for _ in range(cfg.masker_steps):
-                    b = next(stream)
+                    losses = one_update("masker", mopt, model.masker_parameters(), 0.0)
                     batches_seen += 1
-                    x, m = aug(b.signal, b.observed, gen)
-                    with autocast():
-                        losses = model.forward_losses(x, m, b.texts, "masker", gen)
-                    loss = losses["loss"]
-                    if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
-                        raise TrainingDiverged(_diverged_msg(step, "masker", losses, last_good))
-                    mopt.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    average_gradients(model.masker_parameters(), info)
-                    scaler.step(mopt)
-                    scaler.update()
-                    masker_loss = float(loss.detach())
+                    masker_loss = float(losses["loss"].detach())
                 opt.zero_grad(set_to_none=True)  # the masker step leaves no gradient on the model side
             # --- model side
-            b = next(stream)
+            losses = one_update("model", opt, model.model_parameters(), cfg.grad_clip)
             batches_seen += 1
-            x, m = aug(b.signal, b.observed, gen)
-            with autocast():
-                losses = model.forward_losses(x, m, b.texts, "model", gen)
-            loss = losses["loss"]
-            if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
-                raise TrainingDiverged(_diverged_msg(step, "model", losses, last_good))
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            params = model.model_parameters()
-            average_gradients(params, info)
-            if cfg.grad_clip > 0:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            scaler.step(opt)
-            scaler.update()
             sched.step()
             step += 1
             parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
