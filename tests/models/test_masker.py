@@ -102,3 +102,52 @@ def test_cap_holds_the_budget_per_record_and_keeps_gradients():
     free = AdversarialMasker(8, hidden=16, tau=0.5, budget=0.3, cap=False).eval()
     free.load_state_dict(m.state_dict())
     assert (free(tokens, obs).gate.sum(-1) / obs.sum(-1)).min() > 0.9  # penalty mode: no cap
+
+
+def test_shift_meets_the_budget_exactly_and_only_moves_removal_between_tokens():
+    import torch
+
+    from ecgfoundry.models.masker import AdversarialMasker, _budget_offset
+
+    torch.manual_seed(0)
+    m = AdversarialMasker(8, hidden=16, tau=0.5, budget=0.3, cap=False, shift=True).eval()
+    torch.nn.init.normal_(m.net[-1].weight, std=2.0)
+    torch.nn.init.constant_(m.net[-1].bias, 5.0)  # a masker that wants to remove everything
+    tokens = torch.randn(3, 10, 8)
+    obs = torch.ones(3, 10, dtype=torch.bool)
+    obs[2, 6:] = False
+    out = m(tokens, obs)
+    torch.testing.assert_close(out.gate.sum(-1) / obs.sum(-1), torch.full((3,), 0.3))
+    assert (out.gate[2, 6:] == 0).all()
+    assert out.gate[0].std() > 0.05  # not a uniform 0.3: the logits decide where
+    torch.testing.assert_close(out.keep_log, torch.where(obs, torch.log1p(-out.gate), torch.zeros(())))
+
+    # Implicit gradient: the total removal of a record cannot change, its allocation can.
+    a = torch.randn(2, 7, requires_grad=True)
+    o = torch.ones(2, 7, dtype=torch.bool)
+    o[1, 5:] = False
+    g = torch.sigmoid(a - _budget_offset(a, o, 0.3)) * o
+    (grad_total,) = torch.autograd.grad(g.sum(), a, retain_graph=True)
+    torch.testing.assert_close(grad_total, torch.zeros_like(grad_total), atol=1e-5, rtol=0)
+    (grad_first,) = torch.autograd.grad(g[0, 0], a)
+    assert grad_first[0, 0] > 0 and (grad_first[0, 1:] <= 0).all()
+    # ... and it matches finite differences of the exact (re-solved) gate
+    eps = 1e-3
+    b = a.detach().clone()
+    b[0, 3] += eps
+    g_plus = torch.sigmoid(b - _budget_offset(b, o, 0.3))
+    b[0, 3] -= 2 * eps
+    g_minus = torch.sigmoid(b - _budget_offset(b, o, 0.3))
+    fd = (g_plus[0, 0] - g_minus[0, 0]) / (2 * eps)
+    a2 = a.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.sigmoid(a2 - _budget_offset(a2, o, 0.3))[0, 0], a2)
+    torch.testing.assert_close(grad[0, 3], fd, atol=1e-3, rtol=1e-2)
+
+
+def test_shift_and_cap_are_exclusive():
+    import pytest
+
+    from ecgfoundry.models.masker import AdversarialMasker
+
+    with pytest.raises(ValueError, match="cap and shift"):
+        AdversarialMasker(8, cap=True, shift=True)

@@ -242,7 +242,10 @@ class MaskerConfig(_ConfigBase):
     the alignment loss under the budget ``(mean g - budget)^2``. ``mode="random"``: each observed
     token is removed with probability ``budget``. ``mode="none"``: no masked branch.
 
-    ``budget_mode="cap"`` (default) also caps the removal per record: when a record's mean gate over
+    ``budget_mode="shift"`` (default) enforces the budget exactly per record with a per-record
+    threshold: ``g = sigmoid((logit + eps - b) / tau)`` where ``b`` makes the record's mean gate over
+    its observed tokens equal ``budget``, so the masker decides only *which* tokens to remove; the
+    budget loss is then ~0. ``budget_mode="cap"`` caps the removal per record: when a record's mean gate over
     its observed tokens exceeds ``budget``, all its gates are scaled down by ``budget / mean g``, so
     the masker can choose *where* to remove but never *more* than the budget. With
     ``budget_mode="penalty"`` the budget is only the loss term, which the masker can trade away:
@@ -255,11 +258,11 @@ class MaskerConfig(_ConfigBase):
     budget: float = 0.3         # rho: target fraction of observed tokens removed
     tau: float = 0.5            # tau_m: temperature of the Gumbel–sigmoid gate
     hidden: int = 128           # hidden width of the masker MLP
-    budget_mode: str = "cap"    # "cap": per-record removal capped at budget | "penalty": loss term only
+    budget_mode: str = "shift"  # "shift": exact per-record budget | "cap": capped | "penalty": loss only
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, ("adversarial", "random", "none"))
-        _choice("budget_mode", self.budget_mode, ("cap", "penalty"))
+        _choice("budget_mode", self.budget_mode, ("shift", "cap", "penalty"))
         _number("budget", self.budget, lo=0, hi=1, lo_open=True, hi_open=True)
         _number("tau", self.tau, lo=0, lo_open=True)
         _positive_int("hidden", self.hidden)

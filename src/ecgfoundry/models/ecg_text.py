@@ -123,7 +123,8 @@ class ECGTextModel(nn.Module):
         m = cfg.masker
         self.masker: nn.Module | None
         if m.mode == "adversarial":
-            self.masker = AdversarialMasker(d_ecg, m.hidden, m.tau, m.budget, cap=m.budget_mode == "cap")
+            self.masker = AdversarialMasker(d_ecg, m.hidden, m.tau, m.budget, cap=m.budget_mode == "cap",
+                                            shift=m.budget_mode == "shift")
         elif m.mode == "random":
             self.masker = RandomMasker(m.budget)
         else:

@@ -71,11 +71,18 @@ class AdversarialMasker(nn.Module):
         rho in (0, 1): the output bias starts so the median gate is rho, and with ``cap`` a record's
         mean gate over its observed tokens is capped at rho (gates scaled by rho / mean g).
     cap : bool
-        Enforce the budget per record (see :class:`~ecgfoundry.models.config.MaskerConfig`).
+        Enforce the budget per record by scaling (``budget_mode="cap"``, see
+        :class:`~ecgfoundry.models.config.MaskerConfig`).
+    shift : bool
+        Enforce the budget per record by a per-record threshold (``budget_mode="shift"``): the gate is
+        ``sigmoid((l + eps - b) / tau)`` with ``b`` the per-record offset that makes the mean gate over
+        the observed tokens exactly ``budget``. ``b`` is found by bisection and enters the graph through
+        one Newton step, so its gradient is the implicit one, ``db/da_i = w_i / sum_j w_j`` with
+        ``w = sigmoid'``: the masker can only move removal *between* tokens, never add more.
     """
 
     def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3,
-                 cap: bool = True):
+                 cap: bool = True, shift: bool = False):
         super().__init__()
         if tau <= 0:
             raise ValueError(f"tau must be positive, got {tau}")
@@ -84,6 +91,9 @@ class AdversarialMasker(nn.Module):
         self.tau = float(tau)
         self.budget = float(budget)
         self.cap = bool(cap)
+        self.shift = bool(shift)
+        if self.cap and self.shift:
+            raise ValueError("choose one of cap and shift")
         self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.constant_(self.net[-1].bias, self.tau * math.log(budget / (1 - budget)))
@@ -97,6 +107,8 @@ class AdversarialMasker(nn.Module):
             a = a + logistic_noise(tuple(logits.shape), logits.device, logits.dtype, generator)
         a = a / self.tau
         observed = token_observed.to(torch.bool)
+        if self.shift:
+            a = a - _budget_offset(a, observed, self.budget)
         gate = torch.where(observed, torch.sigmoid(a), torch.zeros_like(a))
         keep_log = torch.where(observed, F.logsigmoid(-a), torch.zeros_like(a))
         if self.cap:
@@ -108,6 +120,36 @@ class AdversarialMasker(nn.Module):
             capped_keep = torch.log1p(-gate.clamp(max=1.0 - 1e-6))
             keep_log = torch.where(over & observed, capped_keep, keep_log)
         return MaskOutput(gate, keep_log, logits)
+
+
+def _budget_offset(a: Tensor, observed: Tensor, budget: float, iters: int = 40) -> Tensor:
+    """Per-record offset ``c`` (N, 1) with ``mean_{observed} sigmoid(a - c) = budget``.
+
+    Bisection without gradient, then one differentiable Newton step from the solution: its value is
+    the solution, its gradient the implicit one, ``dc/da_i = w_i / sum_j w_j``, ``w = sigmoid'(a - c)``
+    over the observed tokens. Records with no observed token get ``c = 0``.
+    """
+    obs = observed.to(a.dtype)
+    n = obs.sum(-1, keepdim=True).clamp(min=1)
+    with torch.no_grad():
+        big = torch.finfo(a.dtype).max
+        lo = a.masked_fill(~observed, big).amin(-1, keepdim=True) - 30.0
+        hi = a.masked_fill(~observed, -big).amax(-1, keepdim=True) + 30.0
+        empty = ~observed.any(-1, keepdim=True)
+        lo = torch.where(empty, torch.zeros_like(lo), lo)
+        hi = torch.where(empty, torch.zeros_like(hi), hi)
+        for _ in range(iters):
+            mid = (lo + hi) / 2
+            too_much = (torch.sigmoid(a - mid) * obs).sum(-1, keepdim=True) / n > budget
+            lo = torch.where(too_much, mid, lo)
+            hi = torch.where(too_much, hi, mid)
+        c0 = (lo + hi) / 2
+    s = torch.sigmoid(a - c0)
+    w = (s * (1 - s) * obs).detach()
+    excess = (s * obs).sum(-1, keepdim=True) / n - budget
+    slope = (w.sum(-1, keepdim=True) / n).clamp(min=1e-12)
+    c = c0 + excess / slope
+    return torch.where(~observed.any(-1, keepdim=True), torch.zeros_like(c), c)
 
 
 class RandomMasker(nn.Module):
