@@ -53,3 +53,34 @@ def test_reference_train_cli(tmp_path, capsys, eval_store):
     meta = json.loads((tmp_path / "ref" / "reference.json").read_text())
     assert meta["classes"] == ["CD"] and meta["label_set"] == "CD"
     assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+
+
+def test_evaluate_protocols_write_tables_and_figures(tmp_path, capsys, eval_store, tiny_run):
+    out = tmp_path / "zs"
+    base = ["evaluate", "--model", str(tiny_run), "--data", str(eval_store.path), "--label-set", "synthetic",
+            "--n-boot", "0", "--no-progress"]
+    assert main(base + ["--protocol", "zeroshot", "--out", str(out)]) == 0  # no reference needed or trained
+    assert not (out / "reference").exists() and (out / "zero_shot.csv").exists()
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["zero_shot"]["missingness"] == {} and "adversarial" not in m
+
+    out = tmp_path / "adv"
+    assert main(base + ["--protocol", "adversarial", "--eps", "0.02,0.1", "--pgd-steps", "2", "--out", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert {r["attack"] for r in m["adversarial"]} == {"none", "fgsm", "pgd"}
+    assert all(0 <= r["accuracy"] <= 1 for r in m["adversarial"])
+    rows = {r["attack"]: r for r in m["masker_attack"]}
+    assert set(rows) == {"none", "masker", "random tokens"}
+    assert rows["masker"]["severity"] == pytest.approx(rows["random tokens"]["severity"], abs=0.02)
+    assert 0.2 < rows["masker"]["severity"] < 0.4
+    for name in ("adversarial.csv", "masker_attack.csv", "adversarial.png", "report.md"):
+        assert (out / name).stat().st_size > 0
+    assert "test-time attack" in (out / "report.md").read_text()
+
+
+def test_evaluate_unknown_protocol_is_one_line(tmp_path, capsys, eval_store, tiny_run):
+    argv = ["evaluate", "--model", str(tiny_run), "--data", str(eval_store.path), "--protocol", "zeroshot,robust",
+            "--out", str(tmp_path / "e")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "unknown robust" in err and "hint:" in err

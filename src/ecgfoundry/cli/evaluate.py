@@ -1,6 +1,7 @@
 """``ecgfoundry evaluate``: zero-shot metrics clean and under lead / temporal / joint missingness
-(random and hard masks) with CMRS, optionally a linear probe and adversarial robustness.
-Writes ``metrics.json`` and ``report.md`` into ``--out`` and prints the table."""
+(random and hard masks) with CMRS, the linear probe at 1 / 10 / 100 %, adversarial robustness
+(FGSM / PGD, and SCAR's masker as a test-time attack). ``--protocol`` picks the parts.
+Writes metrics.json, report.md, CSV tables and PNG figures into ``--out`` and prints the tables."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
-EXAMPLE = """examples:
+EXAMPLE = """protocols (comma-separated, default zeroshot,stress):
+  zeroshot     zero-shot AUROC / AUPRC / F1 on the full view (prompts from the prompt file)
+  stress       zero-shot under lead / temporal / joint missingness (rand, hard) with CMRS
+  probe        linear probe on the frozen encoder at 1 / 10 / 100 % of the training split
+  adversarial  FGSM / PGD against the zero-shot (and probe) head; the SCAR masker as an attack
+  all          every one of them
+examples:
+  ecgfoundry evaluate --model runs/scar --data runs/synth --protocol zeroshot --out runs/eval-zs
   ecgfoundry reference train --data runs/synth --label-set synthetic --out runs/ref-synth
   ecgfoundry evaluate --model runs/scar --data runs/synth --label-set synthetic --reference runs/ref-synth \\
       --missingness lead,temporal,joint --mode rand,hard --seed 0 --n-boot 1000 --out runs/eval-scar
@@ -33,6 +41,8 @@ def register(sub) -> None:
                        description=__doc__, epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True, help="run folder or checkpoint folder (ecgfoundry pretrain)")
     p.add_argument("--data", type=Path, required=True, help="dataset folder or cache folder")
+    p.add_argument("--protocol", type=_csv(str), default=("zeroshot", "stress"),
+                   help="zeroshot,stress,probe,adversarial or all (default zeroshot,stress)")
     p.add_argument("--label-set", default=None, help="label set (default: the dataset's default)")
     p.add_argument("--out", type=Path, required=True, help="folder for metrics.json and report.md")
     p.add_argument("--reference", type=Path, default=None,
@@ -47,7 +57,11 @@ def register(sub) -> None:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs (default 1000; 0 = none)")
     p.add_argument("--prompts", type=Path, default=None, help="prompt file (default: the packaged prompts.json)")
     p.add_argument("--linear-probe", action="store_true", help="also train linear probes at 1/10/100 %%")
-    p.add_argument("--adversarial", type=_csv(str), default=(), help="attacks: fgsm,pgd (default none)")
+    p.add_argument("--adversarial", type=_csv(str), default=(),
+                   help="attacks: fgsm,pgd (default none; fgsm,pgd with --protocol adversarial)")
+    p.add_argument("--attack-masker", type=Path, default=None,
+                   help="SCAR run whose masker attacks (default: the model's own, if it has one)")
+    p.add_argument("--attack-budget", type=float, default=None, help="masker attack budget rho (default: the masker's)")
     p.add_argument("--eps", type=_csv(float), default=(0.01, 0.05), help="attack budgets (default 0.01,0.05)")
     p.add_argument("--eps-unit", choices=("mV", "std"), default="mV", help="unit of --eps (default mV)")
     p.add_argument("--norm", choices=("linf", "l2"), default="linf", help="attack norm (default linf)")
@@ -68,22 +82,41 @@ def run(args) -> int:
     from ecgfoundry.io.store import HarmonizeSpec, open_store
 
     progress = not args.no_progress
-    try:
-        opts = EvaluateOptions(label_set=args.label_set, kinds=args.missingness, modes=args.mode, seed=args.seed,
-                               n_boot=args.n_boot, n_candidates=args.n_candidates,
-                               prompts=str(args.prompts) if args.prompts else None, linear_probe=args.linear_probe,
-                               attacks=args.adversarial, eps=args.eps, eps_unit=args.eps_unit, norm=args.norm,
-                               pgd_steps=args.pgd_steps, batch_size=args.batch_size, progress=progress)
-    except ValueError as exc:
-        raise UsageError(str(exc), hint="see `ecgfoundry evaluate --help`") from None
+    protocols = set(args.protocol)
+    known = {"zeroshot", "stress", "probe", "adversarial", "all"}
+    if protocols - known:
+        raise UsageError(f"--protocol: unknown {', '.join(sorted(protocols - known))}",
+                         hint="choose from zeroshot, stress, probe, adversarial, all")
+    if "all" in protocols:
+        protocols = known - {"all"}
+    stress = "stress" in protocols
+    attacks = args.adversarial or (("fgsm", "pgd") if "adversarial" in protocols else ())
     checkpoint = resolve_checkpoint(args.model)
     model = load_model(checkpoint)
+    attacker = load_model(resolve_checkpoint(args.attack_masker)) if args.attack_masker is not None else None
+    masker_attack = "adversarial" in protocols and (attacker is not None or model.has_adversary)
+    if args.attack_masker is not None and not attacker.has_adversary:
+        raise UsageError(f"{args.attack_masker}: this model has no adversarial masker",
+                         hint="--attack-masker takes a SCAR run (preset scar, scar-advmask-*)")
+    try:
+        opts = EvaluateOptions(label_set=args.label_set, kinds=args.missingness if stress else (),
+                               modes=args.mode if stress else (), seed=args.seed,
+                               n_boot=args.n_boot, n_candidates=args.n_candidates,
+                               prompts=str(args.prompts) if args.prompts else None,
+                               linear_probe=args.linear_probe or "probe" in protocols,
+                               attacks=attacks, eps=args.eps, eps_unit=args.eps_unit, norm=args.norm,
+                               pgd_steps=args.pgd_steps, masker_attack=masker_attack,
+                               attack_budget=args.attack_budget, batch_size=args.batch_size, progress=progress)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="see `ecgfoundry evaluate --help`") from None
     store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root, progress=progress)
     if abs(store.fs - model.cfg.encoder.fs) > 1e-6:
         raise UsageError(f"{store.path}: data is at {store.fs:g} Hz but the model expects {model.cfg.encoder.fs:g} Hz",
                          hint=f"pass --fs {model.cfg.encoder.fs:g}")
     if args.reference is not None:
         reference = load_reference(args.reference)
+    elif not stress:
+        reference = None
     else:
         folder = args.out / "reference"
         print(f"no --reference: training a {args.reference_encoder} reference into {folder}", file=sys.stderr)
@@ -93,7 +126,7 @@ def run(args) -> int:
                                     out=folder, progress=progress)
     info = {"model": str(args.model), "checkpoint": str(checkpoint), "data": str(args.data),
             "command": "ecgfoundry " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ecgfoundry") else None}
-    result = run_evaluation(model, store, opts, reference, out=args.out, info=info)
+    result = run_evaluation(model, store, opts, reference, out=args.out, info=info, attacker=attacker)
     print(result.report)
-    print(f"wrote {args.out / 'metrics.json'} and {args.out / 'report.md'}")
+    print(f"wrote {args.out / 'metrics.json'}, report.md, CSV tables and figures into {args.out}")
     return 0

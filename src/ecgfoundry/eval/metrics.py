@@ -243,6 +243,23 @@ def accuracy(y_true, y_score, threshold: float | np.ndarray = 0.5, sample_weight
     return float(acc[0]) if single else acc
 
 
+def top1_accuracy(y_true, y_score) -> float:
+    """Fraction of records whose highest-scoring class is one of their true labels.
+
+    Threshold-free and defined for multi-label tasks: for a multi-class task it is plain accuracy.
+    Records with no positive label are left out (they cannot be hit); NaN when none is left.
+    """
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(y_score, dtype=np.float64)
+    if y.ndim != 2 or s.shape != y.shape:
+        raise ValueError(f"y_true {y.shape} and y_score {s.shape} must both be (N, K)")
+    has = y.any(axis=1)
+    if not has.any():
+        return float("nan")
+    hit = y[np.arange(len(y)), s.argmax(axis=1)]
+    return float(hit[has].mean())
+
+
 # ----------------------------------------------------------------------------- macro scores
 
 @dataclass

@@ -5,9 +5,14 @@
    (:mod:`ecgfoundry.eval.stress`).
 2. Optionally a **linear probe** on the frozen encoder's pooled features at 1 / 10 / 100 % of the
    training split (:mod:`ecgfoundry.eval.linear_probe`).
-3. Optionally **adversarial** AUROC under FGSM / PGD for the zero-shot head (and the 100 % probe).
+3. Optionally **adversarial** macro AUROC and top-1 accuracy under FGSM / PGD for the zero-shot head
+   (and the 100 % probe), and SCAR's adversarial masker used as a test-time attack at its budget rho
+   (:mod:`ecgfoundry.eval.masker_attack`), next to the same number of tokens removed at random.
 
-Everything is written to ``metrics.json`` and ``report.md`` in the output folder.
+Everything is written to ``metrics.json`` and ``report.md`` in the output folder, the tables also as
+CSV (``zero_shot.csv``, ``linear_probe.csv``, ``adversarial.csv``, ``masker_attack.csv``) and the
+figures as PNG (``missingness.png``: AUROC and CMRS per missingness type; ``adversarial.png``: AUROC
+and accuracy against epsilon).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ecgfoundry.eval.metrics import Evaluation, macro_auroc
+from ecgfoundry.eval.metrics import Evaluation, macro_auroc, top1_accuracy
 from ecgfoundry.eval.missingness import KINDS
 from ecgfoundry.eval.stress import MODES, StressReport
 
@@ -45,6 +50,8 @@ class EvaluateOptions:
     eps_unit: str = "mV"
     norm: str = "linf"
     pgd_steps: int = 10
+    masker_attack: bool = False               # the adversarial masker as a test-time attack
+    attack_budget: float | None = None        # its rho (default: the masker's own)
     batch_size: int = 128
     progress: bool = True
 
@@ -155,7 +162,8 @@ def encoder_features(model, signal, observed, batch_size: int = 128) -> np.ndarr
 def adversarial_curve(head: nn.Module, signal, observed, y, classes, attacks: Sequence[str], eps: Sequence[float],
                       norm: str = "linf", eps_unit: str = "mV", steps: int = 10, seed: int = 0,
                       batch_size: int = 128, progress: bool = True) -> list[dict[str, Any]]:
-    """Macro AUROC of ``head`` (logits) on the test records under each attack and budget.
+    """Macro AUROC and top-1 accuracy (:func:`~ecgfoundry.eval.metrics.top1_accuracy`) of ``head``
+    (logits) on the test records under each attack and budget.
 
     The attack maximises multi-label BCE on the true labels (:mod:`ecgfoundry.eval.adversarial`).
     """
@@ -164,7 +172,9 @@ def adversarial_curve(head: nn.Module, signal, observed, y, classes, attacks: Se
     from ecgfoundry.progress import track
 
     score = probability_fn(head, "none", batch_size=batch_size)
-    rows = [{"attack": "none", "eps": 0.0, "auroc": macro_auroc(y, score(signal, observed), classes).value}]
+    clean = score(signal, observed)
+    rows = [{"attack": "none", "eps": 0.0, "auroc": macro_auroc(y, clean, classes).value,
+             "accuracy": top1_accuracy(y, clean)}]
     grid = [(a, e) for a in attacks for e in eps]
     for attack, e in track(grid, "adversarial attacks", enabled=progress):
         if attack == "fgsm":
@@ -172,8 +182,9 @@ def adversarial_curve(head: nn.Module, signal, observed, y, classes, attacks: Se
         else:
             adv = pgd(head, signal, observed, y, e, steps=steps, seed=seed, norm=norm, eps_unit=eps_unit,
                       batch_size=batch_size)
-        rows.append({"attack": attack, "eps": float(e),
-                     "auroc": macro_auroc(y, score(adv, observed), classes).value})
+        s_adv = score(adv, observed)
+        rows.append({"attack": attack, "eps": float(e), "auroc": macro_auroc(y, s_adv, classes).value,
+                     "accuracy": top1_accuracy(y, s_adv)})
     for r in rows:
         r.update(norm=norm, eps_unit=eps_unit)
     return rows
@@ -181,8 +192,32 @@ def adversarial_curve(head: nn.Module, signal, observed, y, classes, attacks: Se
 
 # ----------------------------------------------------------------------------- the run
 
+def masker_attack_rows(model, attacker, signal, observed, y, classes, score, budget: float | None = None,
+                       seed: int = 0, batch_size: int = 128) -> list[dict[str, Any]]:
+    """Zero-shot macro AUROC / top-1 accuracy of ``model`` when ``attacker``'s adversarial masker removes
+    the top-rho tokens of every test record, and when as many tokens are removed at random.
+
+    ``score(signal, observed) -> (N, K)`` gives the model's scores; ``attacker`` is the model itself
+    (white box) or another SCAR model with the same token geometry (transfer).
+    """
+    from ecgfoundry.eval.masker_attack import masker_removal, random_token_removal
+    from ecgfoundry.eval.missingness import apply_mask, severity
+
+    rho = float(attacker.cfg.masker.budget if budget is None else budget)
+    clean = score(signal, observed)
+    rows = [{"attack": "none", "budget": 0.0, "severity": 0.0, "auroc": macro_auroc(y, clean, classes).value,
+             "accuracy": top1_accuracy(y, clean)}]
+    for name, remove in (("masker", masker_removal(attacker, signal, observed, rho, batch_size)),
+                         ("random tokens", random_token_removal(attacker, signal, observed, rho, seed, batch_size))):
+        s, o = apply_mask(signal, observed, remove)
+        g = score(s, o)
+        rows.append({"attack": name, "budget": rho, "severity": float(severity(remove).mean()),
+                     "auroc": macro_auroc(y, g, classes).value, "accuracy": top1_accuracy(y, g)})
+    return rows
+
+
 def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str | Path | None = None,
-                   info: dict[str, Any] | None = None) -> EvaluationResult:
+                   info: dict[str, Any] | None = None, attacker=None) -> EvaluationResult:
     """Evaluate ``model`` (an ECG-text model) on ``store`` and write ``metrics.json`` + ``report.md``.
 
     Parameters
@@ -196,6 +231,8 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
     out : folder, optional
     info : dict, optional
         Provenance written into ``metrics.json`` (model path, command, ...).
+    attacker : ECGTextModel with an adversarial masker, optional
+        Whose masker attacks with ``opts.masker_attack`` (default: ``model``'s own).
     """
     from ecgfoundry.eval.linear_probe import probe_table, run_probe_sizes
     from ecgfoundry.eval.prompts import load_prompts
@@ -271,6 +308,14 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
                 rows.append({"head": name, **r})
         metrics["adversarial"] = rows
 
+    if opts.masker_attack:
+        attacker = attacker if attacker is not None else model
+        if not getattr(attacker, "has_adversary", False):
+            raise ValueError("the masker attack needs a model with an adversarial masker "
+                             "(a SCAR checkpoint; pass one with --attack-masker)")
+        metrics["masker_attack"] = masker_attack_rows(model, attacker, test.signal, test.observed, test.labels,
+                                                      classes, g, opts.attack_budget, opts.seed, opts.batch_size)
+
     result.metrics = _finite(metrics)
     result.report = markdown_report(result.metrics)
     if out is not None:
@@ -278,7 +323,99 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
         (out / "report.md").write_text(result.report)
+        write_tables(result.metrics, out)
+        write_figures(result.metrics, out)
     return result
+
+
+def zero_shot_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per condition (clean, then kind x mode) of the zero-shot results."""
+    zs = metrics["zero_shot"]
+    rows = []
+    for kind, mode, d in [("clean", "", zs["clean"])] + [(k, m, d) for k, by in zs["missingness"].items()
+                                                        for m, d in by.items()]:
+        ci = d.get("auroc_ci") or (None, None)
+        rows.append({"condition": kind if kind == "clean" else f"{kind} {mode}", "kind": kind, "mode": mode,
+                     "auroc": d.get("auroc"), "auroc_low": ci[0], "auroc_high": ci[1], "auprc": d.get("auprc"),
+                     "f1": d.get("f1"), "severity": d.get("severity", 0.0), "cmrs": d.get("cmrs"),
+                     "impact": d.get("impact"), "resolution": d.get("resolution")})
+    return rows
+
+
+def write_tables(metrics: dict[str, Any], out: str | Path) -> list[Path]:
+    """The tables of ``metrics.json`` as CSV files in ``out``; returns the paths written."""
+    import csv
+
+    out = Path(out)
+    tables = {"zero_shot.csv": zero_shot_rows(metrics), "linear_probe.csv": metrics.get("linear_probe") or [],
+              "adversarial.csv": metrics.get("adversarial") or [], "masker_attack.csv": metrics.get("masker_attack") or []}
+    written = []
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        with open(out / name, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(rows)
+        written.append(out / name)
+    return written
+
+
+def write_figures(metrics: dict[str, Any], out: str | Path) -> list[Path]:
+    """``missingness.png`` (AUROC with CI and CMRS per condition) and ``adversarial.png`` (AUROC and
+    accuracy against epsilon per head and attack), when the metrics have them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    written = []
+    rows = zero_shot_rows(metrics)
+    if len(rows) > 1:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        names = [r["condition"] for r in rows]
+        x = np.arange(len(rows))
+        au = np.array([np.nan if r["auroc"] is None else r["auroc"] for r in rows], dtype=float)
+        lo = np.array([np.nan if r["auroc_low"] is None else r["auroc_low"] for r in rows], dtype=float)
+        hi = np.array([np.nan if r["auroc_high"] is None else r["auroc_high"] for r in rows], dtype=float)
+        err = np.vstack([np.nan_to_num(au - lo), np.nan_to_num(hi - au)])
+        axes[0].bar(x, au, yerr=err, color="#4c72b0", capsize=3)
+        axes[0].set_ylim(0.4, 1.0)
+        axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
+        axes[0].set_ylabel("zero-shot macro AUROC")
+        cm = np.array([np.nan if r["cmrs"] is None else r["cmrs"] for r in rows], dtype=float)
+        axes[1].bar(x, cm, color="#dd8452")
+        axes[1].set_ylim(0, 100)
+        axes[1].set_ylabel("CMRS")
+        for ax in axes:
+            ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+        fig.suptitle(f"{metrics.get('dataset')} / {metrics.get('label_set')}: zero-shot under missingness", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(out / "missingness.png", dpi=120)
+        plt.close(fig)
+        written.append(out / "missingness.png")
+    adv = metrics.get("adversarial") or []
+    if adv:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+        clean = {r["head"]: r for r in adv if r["attack"] == "none"}
+        for (head, attack) in dict.fromkeys((r["head"], r["attack"]) for r in adv if r["attack"] != "none"):
+            pts = [clean[head]] + [r for r in adv if r["head"] == head and r["attack"] == attack]
+            pts.sort(key=lambda r: r["eps"])
+            for ax, key in zip(axes, ("auroc", "accuracy")):
+                ax.plot([r["eps"] for r in pts], [np.nan if r.get(key) is None else r[key] for r in pts],
+                        marker="o", label=f"{head} {attack}")
+        unit = adv[0].get("eps_unit", "")
+        for ax, key in zip(axes, ("macro AUROC", "top-1 accuracy")):
+            ax.set_xlabel(f"epsilon ({adv[0].get('norm', '')}, {unit})")
+            ax.set_ylabel(key)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "adversarial.png", dpi=120)
+        plt.close(fig)
+        written.append(out / "adversarial.png")
+    return written
 
 
 def markdown_report(metrics: dict[str, Any]) -> str:
@@ -311,9 +448,15 @@ def markdown_report(metrics: dict[str, Any]) -> str:
             lines.append(f"| {r['fraction']:g} | {r['n_train']} | {r['best_epoch']} | {_fmt(r['val_auroc'])} | "
                          f"{_fmt(r['test_auroc'], ci)} | {_fmt(r['test_auprc'])} | {_fmt(r['test_f1'])} |")
     if metrics.get("adversarial"):
-        lines += ["", "## Adversarial robustness (macro AUROC)", "", "| head | attack | eps | norm | AUROC |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "## Adversarial robustness", "", "| head | attack | eps | norm | macro AUROC | top-1 accuracy |",
+                  "|---|---|---|---|---|---|"]
         for r in metrics["adversarial"]:
             lines.append(f"| {r['head']} | {r['attack']} | {r['eps']:g} {r['eps_unit']} | {r['norm']} | "
-                         f"{_fmt(r['auroc'])} |")
+                         f"{_fmt(r['auroc'])} | {_fmt(r.get('accuracy'))} |")
+    if metrics.get("masker_attack"):
+        lines += ["", "## Adversarial masker as a test-time attack (zero-shot)", "",
+                  "| removal | budget rho | severity | macro AUROC | top-1 accuracy |", "|---|---|---|---|---|"]
+        for r in metrics["masker_attack"]:
+            lines.append(f"| {r['attack']} | {r['budget']:g} | {r['severity']:.3f} | {_fmt(r['auroc'])} | "
+                         f"{_fmt(r.get('accuracy'))} |")
     return "\n".join(lines) + "\n"

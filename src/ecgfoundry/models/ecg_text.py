@@ -181,6 +181,38 @@ class ECGTextModel(nn.Module):
         z = self.ecg_tokens(signal, observed).pooled
         return F.normalize(self.ecg_proj(z), dim=-1)
 
+    def removal_gates(self, signal: Tensor, observed: Tensor) -> tuple[Tensor, Tensor]:
+        """The adversarial masker's gates ``g`` (N, M) on the full view, and ``token_observed`` (N, M).
+
+        Deterministic in eval mode (no Gumbel noise); ``g = 0`` on unobserved tokens. Used to attack a
+        model at test time with its own masker and to draw the removal map; the masker is never used
+        by :meth:`encode_ecg`.
+        """
+        if not isinstance(self.masker, AdversarialMasker):
+            raise ValueError(f"model {self.cfg.name or self.cfg.objective!r} has no adversarial masker")
+        x, tobs = self.encoder.embed_tokens(signal, observed.to(torch.bool))
+        h = self.encoder.encode_tokens(x, tobs)
+        return self.masker(h, tobs).gate, tobs
+
+    def token_weights(self, signal: Tensor, observed: Tensor, removed: Tensor | None = None) -> Tensor:
+        """The selector's pooling weights ``alpha`` (N, M) over the tokens (SCAR's token importance).
+
+        ``removed`` (N, M) bool, optional: tokens removed hard (``g = 1``) before encoding and pooling,
+        as the masked branch sees them. Without a selector the weights are the encoder's uniform
+        mean over the visible observed tokens.
+        """
+        from ecgfoundry.models.selector import masked_softmax_weights
+
+        x, tobs = self.encoder.embed_tokens(signal, observed.to(torch.bool))
+        keep_log = None
+        if removed is not None:
+            keep_log = torch.zeros(tobs.shape, dtype=x.dtype, device=x.device).masked_fill(
+                removed.to(torch.bool) & tobs, float("-inf"))
+        h = self.encoder.encode_tokens(x, tobs, keep_log)
+        if self.selector is not None:
+            return self.selector.weights(h, tobs, keep_log)
+        return masked_softmax_weights(tobs, None, keep_log)
+
     def text_features(self, texts: Sequence[str]) -> Tensor:
         """Projected, un-normalised report embeddings (N, E)."""
         u = self.text_encoder.encode(list(texts))

@@ -1,0 +1,82 @@
+"""SCAR's adversarial masker used as a test-time attack, at its budget rho.
+
+The trained masker scores every lead x time token of the full view; the attack removes, in each
+record, the ``floor(rho x n_observed_tokens + 1/2)`` tokens with the largest gate, and the removal is written
+back onto the signal grid (the token's samples are zeroed and marked unobserved), so the attacked
+records can be fed to *any* model: the SCAR model the masker came from (a white-box attack on its own
+blind spots) or another model with the same input format (a transfer attack). The control is the
+same number of tokens removed uniformly at random per record.
+
+Token geometry is that of :func:`ecgfoundry.models.tokenizer.patchify`: token ``i`` is lead
+``i // n_time``, time patch ``i % n_time``, samples ``[t * patch_size, (t + 1) * patch_size)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ecgfoundry.models.tokenizer import n_time_patches
+
+__all__ = ["token_removal_to_signal", "masker_removal", "random_token_removal"]
+
+
+def token_removal_to_signal(remove_tokens: np.ndarray, n_leads: int, n_samples: int, patch_size: int) -> np.ndarray:
+    """Token removal (N, n_leads * n_time) bool -> sample removal (N, n_leads, n_samples) bool."""
+    remove_tokens = np.asarray(remove_tokens, dtype=bool)
+    n_time = n_time_patches(n_samples, patch_size)
+    if remove_tokens.shape[1] != n_leads * n_time:
+        raise ValueError(f"{remove_tokens.shape[1]} tokens, expected {n_leads} leads x {n_time} time patches")
+    grid = remove_tokens.reshape(len(remove_tokens), n_leads, n_time)
+    return np.repeat(grid, patch_size, axis=2)[:, :, :n_samples]
+
+
+def _top_k(scores: np.ndarray, token_observed: np.ndarray, budget: float) -> np.ndarray:
+    """Per record, the floor(budget x n_observed + 1/2) observed tokens with the largest score."""
+    scores = np.where(token_observed, scores, -np.inf)
+    k = np.floor(budget * token_observed.sum(1) + 0.5).astype(int)  # round half up
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :].repeat(len(scores), 0), axis=1)
+    return (ranks < k[:, None]) & token_observed
+
+
+def _patch_size(model) -> int:
+    enc = model.cfg.encoder
+    if enc.kind != "transformer":
+        raise ValueError(f"the masker attack needs a lead x time token encoder (transformer), not {enc.kind!r}")
+    return int(enc.patch_size)
+
+
+def masker_removal(model, signal, observed, budget: float | None = None, batch_size: int = 128) -> np.ndarray:
+    """Samples (N, 12, T) bool that ``model``'s adversarial masker removes at ``budget`` (default: its rho)."""
+    patch = _patch_size(model)
+    rho = float(model.cfg.masker.budget if budget is None else budget)
+    if not 0 < rho < 1:
+        raise ValueError(f"budget must be in (0, 1), got {rho}")
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(signal), batch_size):
+            x = torch.as_tensor(np.asarray(signal[a:a + batch_size], dtype=np.float32))
+            o = torch.as_tensor(np.asarray(observed[a:a + batch_size], dtype=bool))
+            gate, tobs = model.removal_gates(x, o)
+            out.append(_top_k(gate.float().numpy(), tobs.numpy(), rho))
+    tokens = np.concatenate(out)
+    return token_removal_to_signal(tokens, signal.shape[1], signal.shape[2], patch) & np.asarray(observed, bool)
+
+
+def random_token_removal(model, signal, observed, budget: float, seed: int = 0, batch_size: int = 128) -> np.ndarray:
+    """The control: as many observed tokens per record as :func:`masker_removal`, chosen at random."""
+    patch = _patch_size(model)
+    rng = np.random.default_rng(seed)
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(signal), batch_size):
+            x = torch.as_tensor(np.asarray(signal[a:a + batch_size], dtype=np.float32))
+            o = torch.as_tensor(np.asarray(observed[a:a + batch_size], dtype=bool))
+            _, tobs = model.encoder.embed_tokens(x, o)
+            tobs = tobs.numpy()
+            out.append(_top_k(rng.random(tobs.shape), tobs, budget))
+    tokens = np.concatenate(out)
+    return token_removal_to_signal(tokens, signal.shape[1], signal.shape[2], patch) & np.asarray(observed, bool)

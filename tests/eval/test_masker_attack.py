@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+
+def test_token_removal_maps_onto_the_lead_time_grid():
+    from ecgfoundry.eval.masker_attack import token_removal_to_signal
+
+    tokens = np.zeros((1, 12 * 3), dtype=bool)
+    tokens[0, 0] = True          # lead 0, patch 0
+    tokens[0, 2 * 3 + 2] = True  # lead 2, last (partial) patch
+    rem = token_removal_to_signal(tokens, 12, 125, 50)
+    assert rem.shape == (1, 12, 125)
+    assert rem[0, 0, :50].all() and not rem[0, 0, 50:].any()
+    assert rem[0, 2, 100:].all() and not rem[0, 2, :100].any()
+    assert rem.sum() == 50 + 25
+    with pytest.raises(ValueError, match="time patches"):
+        token_removal_to_signal(tokens[:, :30], 12, 125, 50)
+
+
+def test_top_k_removes_the_budget_of_observed_tokens_with_the_largest_scores():
+    from ecgfoundry.eval.masker_attack import _top_k
+
+    scores = np.array([[0.9, 0.1, 0.8, 0.7, 0.2], [0.5, 0.4, 0.3, 0.2, 0.1]])
+    obs = np.array([[True, True, False, True, True], [True] * 5])
+    sel = _top_k(scores, obs, 0.5)
+    assert sel.tolist() == [[True, False, False, True, False], [True, True, True, False, False]]
+
+
+def test_masker_removal_of_a_scar_model_and_its_random_control(tiny_run, eval_store):
+    from ecgfoundry.checkpoint import load_model
+    from ecgfoundry.eval.masker_attack import masker_removal, random_token_removal
+
+    model = load_model(tiny_run)
+    b = eval_store.batch(eval_store.split_indices("test")[:6], "synthetic")
+    obs = b.observed.copy()
+    obs[0, 3] = False  # a missing lead is never "removed" again
+    rem = masker_removal(model, b.signal, obs, batch_size=4)
+    rnd = random_token_removal(model, b.signal, obs, model.cfg.masker.budget, seed=0, batch_size=4)
+    assert rem.shape == b.signal.shape and not rem[0, 3].any() and not rnd[0, 3].any()
+    frac = rem.sum((1, 2)) / obs.sum((1, 2))
+    np.testing.assert_allclose(frac, rnd.sum((1, 2)) / obs.sum((1, 2)), atol=0.02)
+    np.testing.assert_allclose(frac, model.cfg.masker.budget, atol=0.05)
+    assert (rem != rnd).any()
+    np.testing.assert_array_equal(rem, masker_removal(model, b.signal, obs))  # deterministic
+
+
+def test_top1_accuracy_known_answers():
+    from ecgfoundry.eval.metrics import top1_accuracy
+
+    y = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0], [0, 0, 1]])
+    s = np.array([[0.9, 0.1, 0.0], [0.1, 0.2, 0.7], [0.3, 0.3, 0.3], [0.5, 0.1, 0.2]])
+    assert top1_accuracy(y, s) == pytest.approx(2 / 3)  # the unlabelled record is left out
+    assert np.isnan(top1_accuracy(np.zeros((2, 3)), s[:2]))
+    with pytest.raises(ValueError):
+        top1_accuracy(y[:, 0], s[:, 0])
