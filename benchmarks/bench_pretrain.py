@@ -4,7 +4,7 @@ Run:  .venv/bin/python benchmarks/bench_pretrain.py [--presets clip,merl,scar] [
       [--warmup 3] [--batch-size 32] [--infer-batches 5] [--seed 0]
 
 What is measured (the CPU default of every preset: the ``transformer-cpu`` encoder, 100 Hz x 10 s
-= 240 lead x time tokens per ECG, the packaged all-MiniLM-L6-v2 text encoder, frozen):
+= 12 leads x 10 one-second patches = 120 lead x time tokens per ECG, the packaged all-MiniLM-L6-v2 text encoder, frozen):
 
 - **training**: one optimiser step of the model side as :func:`ecgfoundry.train.loop.pretrain` takes
   it (missingness augmentation, forward losses, backward, gradient clipping, AdamW, schedule),
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     enc = trainers["clip"].model.cfg.encoder
     print()
     print(f"CPU default config: encoder {args.encoder or 'transformer-cpu'} (d_model {enc.d_model}, depth {enc.depth}, "
-          f"patch {enc.patch_size}), 100 Hz x 10 s = 240 tokens/ECG, batch {args.batch_size}, frozen MiniLM "
+          f"patch {enc.patch_size}), 100 Hz x 10 s = {12 * int(1000 // enc.patch_size)} tokens/ECG, batch {args.batch_size}, frozen MiniLM "
           f"(cache warmed: {len(set(texts))} reports in {warm_s:.1f} s), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {args.stat} of {args.steps} round-robin steps after {args.warmup} warm-up")
     head = (f"{'preset':<24} {'train samples/s':>15} {'x CLIP':>7} {'s/step':>7} {'epoch s/1k':>10} "
