@@ -1,0 +1,180 @@
+"""Issue 5's committed results: zero-shot under missingness with CMRS, linear probe, adversarial curves.
+
+Run:  .venv/bin/python experiments/evaluation_results.py [--datasets synthetic,ptbxl] [--seed 0]
+
+Every step is an ``ecgfoundry`` command (printed, and written at the top of each results file), so
+each number can be reproduced from the command line alone:
+
+- **synthetic**: the 3,000-record synthetic set and the two 2,000-step ``transformer-tiny`` runs of
+  ``benchmarks/known_answers_pretrain.py`` (SCAR full and random-mask + mean-pool, training seed 0);
+- **ptbxl**: ``../shared/data/ptbxl`` at 100 Hz, fold 1 train, 9 validation, 10 test, label set
+  superdiagnostic; SCAR and random-mask + mean-pool pretrained on fold 1 with the CPU default
+  (``transformer-cpu``, 1,500 steps, batch 32, seed 0, text = English SCP statement descriptions).
+
+For each dataset a reference classifier F (``resnet18-cpu``, trained on the training split, early
+stopping on validation macro AUROC) is trained once and shared by both models, then each model is
+evaluated with ``--protocol all``: zero-shot clean and under lead / temporal / joint missingness with
+random and hard masks (CMRS), the linear probe at 1 / 10 / 100 %, FGSM and PGD (L-inf, epsilon in mV)
+against the zero-shot and probe heads, and SCAR's masker as a test-time attack (the SCAR run's
+masker also attacks the random-mask model: a transfer attack). Same seeds for both models.
+Writes ``results/evaluation/<dataset>/<model>/`` (metrics.json, report.md, CSV, PNG) and
+``results/evaluation/README.md`` (side-by-side summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ECG = [str(REPO / ".venv" / "bin" / "ecgfoundry")]
+
+DATASETS = {
+    "synthetic": {
+        "data": "runs/known_answers/synth-n3000-seed0/data",
+        "label_set": "synthetic",
+        "models": {"scar": "runs/known_answers/scar-transformer-tiny-steps2000-seed0-data0-n3000",
+                   "randmask": "runs/known_answers/scar-randmask-mean-transformer-tiny-steps2000-seed0-data0-n3000"},
+        "trained_by": "`.venv/bin/python benchmarks/known_answers_pretrain.py` (transformer-tiny, 2,000 steps, "
+                      "batch 32, seed 0; data `ecgfoundry synth --n 3000 --seed 0`)",
+    },
+    "ptbxl": {
+        "data": "../shared/data/ptbxl",
+        "label_set": "superdiagnostic",
+        "models": {"scar": "runs/pretrain/ptbxl-scar", "randmask": "runs/pretrain/ptbxl-randmask"},
+        "trained_by": "`ecgfoundry pretrain --preset scar|scar-randmask-mean --data ../shared/data/ptbxl "
+                      "--text-source statements --steps 1500 --batch-size 32 --seed 0` (transformer-cpu, fold 1)",
+    },
+}
+NAMES = {"scar": "SCAR (full)", "randmask": "random mask + mean pool"}
+
+
+def run(cmd: list[str]) -> str:
+    text = "ecgfoundry " + " ".join(cmd)
+    print(f"$ {text}", flush=True)
+    subprocess.run(ECG + cmd, check=True, cwd=REPO)
+    return text
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", default="synthetic,ptbxl")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eps", default="0.005,0.01,0.02,0.05", help="attack budgets in mV")
+    p.add_argument("--pgd-steps", type=int, default=5)
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=REPO / "results" / "evaluation")
+    p.add_argument("--overwrite", action="store_true")
+    args = p.parse_args()
+    commands: dict[str, list[str]] = {}
+    for ds in args.datasets.split(","):
+        spec = DATASETS[ds]
+        for m, run_dir in spec["models"].items():
+            if not (REPO / run_dir / "checkpoints" / "latest").exists():
+                sys.exit(f"{run_dir}: no checkpoint; train it first with {spec['trained_by']}")
+        ref = f"runs/evaluation/{ds}-reference"
+        cmds = commands.setdefault(ds, [])
+        if not (REPO / ref / "reference.json").exists():
+            cmds.append(run(["reference", "train", "--data", spec["data"], "--label-set", spec["label_set"],
+                             "--encoder", "resnet18-cpu", "--epochs", "15", "--patience", "4",
+                             "--seed", str(args.seed), "--out", ref, "--overwrite", "--no-progress"]))
+        else:
+            cmds.append(f"ecgfoundry reference train --data {spec['data']} --label-set {spec['label_set']} "
+                        f"--encoder resnet18-cpu --epochs 15 --patience 4 --seed {args.seed} --out {ref}  (reused)")
+        for m, run_dir in spec["models"].items():
+            out = args.out / ds / m
+            if (out / "metrics.json").exists() and not args.overwrite:
+                cmds.append(f"(kept {out.relative_to(REPO)})")
+                continue
+            if out.exists():
+                shutil.rmtree(out)
+            cmd = ["evaluate", "--model", run_dir, "--data", spec["data"], "--label-set", spec["label_set"],
+                   "--reference", ref, "--protocol", "all", "--missingness", "lead,temporal,joint",
+                   "--mode", "rand,hard", "--n-candidates", "8", "--seed", str(args.seed), "--n-boot", str(args.n_boot),
+                   "--eps", args.eps, "--eps-unit", "mV", "--norm", "linf", "--pgd-steps", str(args.pgd_steps),
+                   "--out", str(out.relative_to(REPO)), "--no-progress"]
+            if m != "scar":
+                cmd += ["--attack-masker", spec["models"]["scar"]]
+            cmds.append(run(cmd))
+        summarize(args.out, ds, spec, cmds)
+    write_index(args.out)
+    return 0
+
+
+def _f(x, nd=3):
+    return "n/a" if x is None else f"{x:.{nd}f}"
+
+
+def summarize(root: Path, ds: str, spec: dict, cmds: list[str]) -> None:
+    ms = {m: json.loads((root / ds / m / "metrics.json").read_text()) for m in spec["models"]}
+    any_m = next(iter(ms.values()))
+    lines = [f"# {ds}: SCAR vs random mask + mean pool", "",
+             f"Data `{spec['data']}`, label set `{spec['label_set']}`, {any_m['n_train']} train / {any_m['n_val']} "
+             f"validation / {any_m['n_test']} test records; seed {any_m['seed']}, {any_m['n_boot']} bootstrap "
+             f"resamples, {any_m['n_candidates']} candidate masks per record for hard masks.",
+             f"Models trained by {spec['trained_by']}.", "", "Commands (in order):", "", "```"] + cmds + ["```", "",
+             "## Zero-shot macro AUROC [95 % CI] and CMRS", "",
+             "| condition | " + " | ".join(f"{NAMES[m]} AUROC | CMRS" for m in ms) + " |",
+             "|---|" + "---|---|" * len(ms)]
+    conds = [("clean", None)] + [(k, mo) for k in ("lead", "temporal", "joint") for mo in ("rand", "hard")]
+    for kind, mode in conds:
+        cells = []
+        for m, d in ms.items():
+            c = d["zero_shot"]["clean"] if mode is None else d["zero_shot"]["missingness"].get(kind, {}).get(mode)
+            if c is None:
+                cells += ["-", "-"]
+                continue
+            ci = c.get("auroc_ci") or [None, None]
+            cells += [f"{_f(c['auroc'])} [{_f(ci[0])}, {_f(ci[1])}]", "-" if mode is None else _f(c.get("cmrs"), 1)]
+        lines.append(f"| {kind if mode is None else kind + ' ' + mode} | " + " | ".join(cells) + " |")
+    lines += ["", "## Linear probe (frozen encoder): test macro AUROC [95 % CI]", "",
+              "| training fraction | " + " | ".join(NAMES[m] for m in ms) + " |", "|---|" + "---|" * len(ms)]
+    fracs = [r["fraction"] for r in next(iter(ms.values())).get("linear_probe", [])]
+    for i, fr in enumerate(fracs):
+        cells = []
+        for d in ms.values():
+            r = d["linear_probe"][i]
+            cells.append(f"{_f(r['test_auroc'])} [{_f(r.get('test_auroc_low'))}, {_f(r.get('test_auroc_high'))}] "
+                         f"(n={r['n_train']})")
+        lines.append(f"| {fr:g} | " + " | ".join(cells) + " |")
+    lines += ["", "## Adversarial: macro AUROC / top-1 accuracy against epsilon (L-inf, mV)", "",
+              "| head | attack | eps | " + " | ".join(NAMES[m] for m in ms) + " |", "|---|---|---|" + "---|" * len(ms)]
+    keys = [(r["head"], r["attack"], r["eps"]) for r in any_m.get("adversarial", [])]
+    for key in keys:
+        cells = []
+        for d in ms.values():
+            r = next((r for r in d.get("adversarial", []) if (r["head"], r["attack"], r["eps"]) == key), None)
+            cells.append("-" if r is None else f"{_f(r['auroc'])} / {_f(r.get('accuracy'))}")
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]:g} | " + " | ".join(cells) + " |")
+    lines += ["", "## SCAR's masker as a test-time attack (zero-shot macro AUROC / top-1 accuracy)", "",
+              "The SCAR run's masker removes the top-rho tokens of each test record (for the random-mask model this "
+              "is a transfer attack); the control removes as many tokens at random.", "",
+              "| removal | severity | " + " | ".join(NAMES[m] for m in ms) + " |", "|---|---|" + "---|" * len(ms)]
+    for i, r0 in enumerate(any_m.get("masker_attack", [])):
+        cells = []
+        for d in ms.values():
+            r = d["masker_attack"][i]
+            cells.append(f"{_f(r['auroc'])} / {_f(r.get('accuracy'))}")
+        lines.append(f"| {r0['attack']} | {_f(r0['severity'])} | " + " | ".join(cells) + " |")
+    lines += ["", "Per-model details (per-class tables, figures): "
+              + ", ".join(f"[{NAMES[m]}]({m}/report.md)" for m in ms), ""]
+    (root / ds / "summary.md").write_text("\n".join(lines))
+    print((root / ds / "summary.md").read_text())
+
+
+def write_index(root: Path) -> None:
+    parts = ["# Evaluation results (issue 5)", "",
+             "Produced by `.venv/bin/python experiments/evaluation_results.py` (seed 0); see each summary for the "
+             "exact commands.", ""]
+    for ds in DATASETS:
+        if (root / ds / "summary.md").exists():
+            parts.append(f"- [{ds}]({ds}/summary.md)")
+    (root / "README.md").write_text("\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
