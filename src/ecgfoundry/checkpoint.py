@@ -90,7 +90,9 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu", text_encoder=None):
-    """Rebuild an :class:`~ecgfoundry.models.ecg_text.ECGTextModel` from a checkpoint or run folder."""
+    """Rebuild the model of a checkpoint or run folder: an :class:`~ecgfoundry.models.ecg_text.ECGTextModel`,
+    or an :class:`~ecgfoundry.models.ssl_model.SSLModel` for the ECG-only objectives (``model.json``
+    decides)."""
     from safetensors.torch import load_file
 
     from ecgfoundry.models.config import ModelConfig

@@ -27,7 +27,7 @@ from ecgfoundry.models.registry import get_model_config, list_models
     (MaskerConfig, {"mode": "evil"}, "mode"),
     (SelectorConfig, {"enabled": "yes"}, "enabled"),
     (ModelConfig, {"embed_dim": -3}, "embed_dim"),
-    (ModelConfig, {"objective": "simclr"}, "objective"),
+    (ModelConfig, {"objective": "swav"}, "objective"),
     (ModelConfig, {"init_temperature": 0.0}, "init_temperature"),
     (ModelConfig, {"lambda_cons": -1.0}, "lambda_cons"),
     (ModelConfig, {"objective": "scar", "masker": MaskerConfig(mode="none")}, "masker.mode"),

@@ -1,4 +1,5 @@
-"""``ecgfoundry pretrain``: ECG–language pretraining (SCAR, CLIP, MERL and the SCAR ablations)."""
+"""``ecgfoundry pretrain``: ECG–language pretraining (SCAR, CLIP, MERL and the SCAR ablations) and
+ECG-only self-supervised pretraining (SimCLR, MoCo, BYOL, CLEF)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,18 @@ EXAMPLE = """examples:
   ecgfoundry pretrain --preset scar --data ../shared/data/ptbxl --text-source statements --out runs/scar-ptbxl
   ecgfoundry pretrain --out runs/scar --resume ...            # continue from the latest checkpoint
   torchrun --nproc_per_node=2 -m ecgfoundry pretrain --preset scar --data runs/synth --out runs/ddp
+  ecgfoundry pretrain --objective simclr --data runs/synth --out runs/simclr --steps 300   # ECG-only SSL
+  ecgfoundry pretrain --objective clef --data ../shared/data/ptbxl --out runs/clef-ptbxl    # age/sex-guided
 presets: clip, merl, scar (= full), scar-randmask-mean, scar-randmask-mean-cons, scar-advmask-mean,
-         scar-advmask-sel; --config FILE takes a JSON {"model": {...}, "train": {...}} instead.
+         scar-advmask-sel; ECG-only: simclr, moco, byol, clef (--objective NAME is the preset of that
+         objective). --config FILE takes a JSON {"model": {...}, "train": {...}} instead.
+ECG-only objectives draw two augmented views per record themselves (crop, scaling, noise, baseline
+wander, time and lead masks: the model's "ssl" config), so --lead-drop-p / --span-* do not apply to them;
+they need no report text.
 """
+
+OBJECTIVES = ("clip", "merl", "scar", "simclr", "moco", "byol", "clef")
+"""``--objective``: each names the preset of the same name."""
 
 _TRAIN_FLAGS = ("steps", "batch_size", "lr", "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip",
                 "masker_lr", "masker_steps", "model_steps_per_masker", "lead_drop_p", "span_min", "span_max",
@@ -26,10 +36,12 @@ _TRAIN_FLAGS = ("steps", "batch_size", "lr", "weight_decay", "warmup_steps", "mi
 def register(sub) -> None:
     from ecgfoundry.train.config import TrainConfig
 
-    p = sub.add_parser("pretrain", help="pretrain an ECG-text model (SCAR, CLIP, MERL, ablations)",
+    p = sub.add_parser("pretrain", help="pretrain an ECG encoder (SCAR, CLIP, MERL, ablations; SimCLR, MoCo, BYOL, CLEF)",
                        description=__doc__, epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", default=None, help="model preset (see below)")
+    src.add_argument("--objective", choices=OBJECTIVES, default=None,
+                     help="pretraining objective (the preset of that name): " + ", ".join(OBJECTIVES))
     src.add_argument("--config", type=Path, default=None, help="JSON file with 'model' (and 'train') sections")
     p.add_argument("--data", type=Path, required=True, help="dataset folder or cache folder")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, metrics.csv)")
@@ -83,7 +95,7 @@ def _configs(args):
         model_cfg = ModelConfig.from_dict(json.loads((args.out / "model.json").read_text()))
         train_data = json.loads((args.out / "train.json").read_text())
     else:
-        preset = args.preset or "scar"
+        preset = args.preset or getattr(args, "objective", None) or "scar"
         if preset not in list_models() + ["full"]:
             raise UsageError(f"unknown preset {preset!r}", hint=f"choose one of {', '.join(list_models())}")
         model_cfg = get_model_config(preset)
@@ -114,7 +126,8 @@ def run(args) -> int:
     summary = pretrain(model_cfg, train_cfg, store, args.out, resume=args.resume, progress=not args.no_progress)
     if summary.get("world_size", 1) == 1 or int(__import__("os").environ.get("RANK", "0")) == 0:
         final = summary.get("final", {})
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items() if v == v and k in ("loss", "align", "consistency", "budget", "mask_rate"))
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in final.items() if v == v and k in (
+            "loss", "align", "consistency", "budget", "mask_rate", "contrastive", "clinical", "byol"))
         print(f"pretrained {model_cfg.name or model_cfg.objective} for {summary['steps']} steps "
               f"({summary.get('samples_per_s', 0):.1f} samples/s on {summary.get('device', '?')}"
               f"{', ' + str(summary['world_size']) + ' processes' if summary.get('world_size', 1) > 1 else ''}); "

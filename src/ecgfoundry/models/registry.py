@@ -24,8 +24,9 @@ from typing import Any, Mapping
 from torch import nn
 
 from ecgfoundry.models.build import build_encoder
-from ecgfoundry.models.config import ConfigError, EncoderConfig, ModelConfig, TextConfig
+from ecgfoundry.models.config import SSL_OBJECTIVES, ConfigError, EncoderConfig, ModelConfig, TextConfig
 from ecgfoundry.models.ecg_text import ECGTextModel
+from ecgfoundry.models.ssl_model import SSLModel
 
 __all__ = ["list_encoders", "list_models", "get_encoder_config", "get_model_config", "create_encoder",
            "create_model", "model_description", "MODEL_ALIASES"]
@@ -50,9 +51,19 @@ def list_encoders() -> list[str]:
     return sorted(_read_configs(_ENCODER_SUFFIX))
 
 
-def list_models() -> list[str]:
-    """Names of the registered model presets, sorted (aliases not included)."""
-    return sorted(_read_configs(_MODEL_SUFFIX))
+def list_models(kind: str | None = None) -> list[str]:
+    """Names of the registered model presets, sorted (aliases not included).
+
+    ``kind="ecg-text"`` lists the ECG–text presets (clip, merl, scar, ablations), ``kind="ssl"`` the
+    ECG-only self-supervised ones (simclr, moco, byol, clef); None lists all.
+    """
+    names = sorted(_read_configs(_MODEL_SUFFIX))
+    if kind is None:
+        return names
+    if kind not in ("ecg-text", "ssl"):
+        raise ValueError(f"kind must be None, 'ecg-text' or 'ssl', got {kind!r}")
+    ssl = {n for n in names if _read_configs(_MODEL_SUFFIX)[n].get("objective") in SSL_OBJECTIVES}
+    return [n for n in names if (n in ssl) == (kind == "ssl")]
 
 
 def _lookup(kind: str, name: str, table: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -129,8 +140,11 @@ def create_encoder(name: str | EncoderConfig, **overrides: Any) -> nn.Module:
 
 
 def create_model(name: str | ModelConfig | Mapping[str, Any], *, text_encoder: nn.Module | None = None,
-                 local_loss: bool = False, gather_with_grad: bool = True, **overrides: Any) -> ECGTextModel:
-    """An :class:`ECGTextModel` from a preset name, a :class:`ModelConfig` or a config dict.
+                 local_loss: bool = False, gather_with_grad: bool = True, **overrides: Any
+                 ) -> ECGTextModel | SSLModel:
+    """An :class:`ECGTextModel` (objectives clip, merl, scar) or an ECG-only
+    :class:`~ecgfoundry.models.ssl_model.SSLModel` (simclr, moco, byol, clef) from a preset name, a
+    :class:`ModelConfig` or a config dict.
 
     Parameters
     ----------
@@ -158,7 +172,8 @@ def create_model(name: str | ModelConfig | Mapping[str, Any], *, text_encoder: n
         cfg = ModelConfig.from_dict(_apply_overrides(data, overrides))
     else:
         raise TypeError(f"create_model needs a preset name, ModelConfig or dict, got {type(name).__name__}")
-    return ECGTextModel(cfg, text_encoder=text_encoder, local_loss=local_loss, gather_with_grad=gather_with_grad)
+    cls = SSLModel if cfg.objective in SSL_OBJECTIVES else ECGTextModel
+    return cls(cfg, text_encoder=text_encoder, local_loss=local_loss, gather_with_grad=gather_with_grad)
 
 
 _ = TextConfig  # re-exported for the doctest above

@@ -27,7 +27,8 @@ from ecgfoundry.train.distributed import (DistInfo, all_ranks_agree, average_gra
                                           cleanup, init_distributed, pick_device)
 
 METRIC_FIELDS = ("step", "epoch_frac", "lr", "loss", "align", "unimodal", "consistency", "budget",
-                 "mask_rate", "masker_loss", "logit_scale", "samples_per_s", "elapsed_s")
+                 "mask_rate", "masker_loss", "logit_scale", "contrastive", "clinical", "byol",
+                 "samples_per_s", "elapsed_s")
 
 
 def default_text_cache() -> str:
@@ -129,10 +130,14 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
             if model.has_adversary else None)
     amp_dtype = _amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
-    aug = MissingnessAugment(cfg.lead_drop_p, cfg.span_min, cfg.span_max)
+    # ECG-only SSL models draw their own independent views; a shared missingness pattern on both
+    # views would be a shortcut for matching them.
+    aug = None if getattr(model, "own_augmentation", False) else MissingnessAugment(
+        cfg.lead_drop_p, cfg.span_min, cfg.span_max)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + info.rank)
-
-    data = PretrainData(store, cfg.split, cfg.seed)
+    meta_columns = tuple(getattr(model, "meta_columns", ()))
+    data = PretrainData(store, cfg.split, cfg.seed, require_text=getattr(model, "needs_text", True),
+                        meta_columns=meta_columns)
     step, batches_seen = 0, 0
     if existing:
         folder = resolve_checkpoint(out)
@@ -174,9 +179,10 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
     def one_update(side: str, optimizer, params, clip: float) -> dict[str, torch.Tensor]:
         """One optimiser update of one side of the min-max game on the next (augmented) batch."""
         b = next(stream)
-        x, m = aug(b.signal, b.observed, gen)
+        x, m = aug(b.signal, b.observed, gen) if aug is not None else (b.signal, b.observed)
+        extra = {"meta": b.meta} if meta_columns else {}
         with autocast():
-            losses = model.forward_losses(x, m, b.texts, side, gen)
+            losses = model.forward_losses(x, m, b.texts, side, gen, **extra)
         loss = losses["loss"]
         if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
             raise TrainingDiverged(_diverged_msg(step, side, losses, last_good))
@@ -205,6 +211,8 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
             batches_seen += 1
             sched.step()
             step += 1
+            if hasattr(model, "after_step"):  # momentum targets, MoCo's queue (SSL models)
+                model.after_step(step, cfg.steps)
             parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
             parts["masker_loss"] = masker_loss
             bar.update(step, parts)
