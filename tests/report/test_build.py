@@ -1,0 +1,114 @@
+"""Report generation from a fake run folder (tiny 2-step checkpoints, evaluation and benchmark files)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from ecgfoundry.cli.main import main
+from ecgfoundry.report.build import ReportOptions, missingness_rows, write_report
+from ecgfoundry.report.collect import scan_run
+
+pytest.importorskip("matplotlib")
+
+FAST = ReportOptions(umap=False, dpi=40, progress=False)
+
+
+def _imgs(html: str) -> list[str]:
+    return re.findall(r'<img src="([^"]*)"', html)
+
+
+def test_fake_metrics_match_the_protocol_schema(run_folder):
+    """The fake metrics.json files are valid input of the evaluation protocol's own Markdown renderer."""
+    from ecgfoundry.eval.protocol import markdown_report
+
+    text = markdown_report(json.loads((run_folder / "eval" / "scar" / "metrics.json").read_text()))
+    assert "| joint hard |" in text and "Linear probe" in text
+
+
+def test_scan_run_finds_and_pairs_everything(run_folder):
+    run = scan_run(run_folder)
+    assert [r.name for r in run.pretrain] == ["scar", "clip"]  # SCAR first
+    assert [r.role for r in run.pretrain] == ["SCAR", "baseline"]
+    assert [(e.name, e.pretrain.name) for e in run.evals] == [("scar", "scar"), ("clip", "clip")]
+    assert run.bench is not None and run.bench.summary["models"] == ["scar", "clip"]
+    assert {p.name for p in run.bench.csv} == {"summary.csv", "umap.csv"} and run.provenance["seed"] == 0
+    rows = missingness_rows(run.evals)
+    assert len(rows) == 2 * 7 and {r["condition"] for r in rows} >= {"clean", "joint hard"}
+
+
+def test_full_report(run_folder, tmp_path):
+    out = tmp_path / "report"
+    res = write_report(run_folder, out, FAST)
+    html = res.html.read_text()
+    md = res.markdown.read_text()
+    names = {p.name for p in res.figures}
+    assert names == {"ecg_paper.png", "token_importance.png", "missingness.png", "adversarial.png", "umap.png",
+                     "bench_f1.png", "training.png"}
+    assert not res.notes, res.notes
+    # self-contained: every image is an embedded PNG, no external URL anywhere
+    srcs = _imgs(html)
+    assert len(srcs) == len(res.figures) and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r'(src|href)="(?!data:|#)', html) and "http://" not in html and "https://" not in html
+    # the Markdown twin references PNGs that exist beside it
+    refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert sorted(refs) == sorted(names) and all((out / r).exists() for r in refs)
+    for text in (html, md):
+        for needle in ("What was run", "ecgfoundry pretrain --preset scar", "AUROC and CMRS per missingness type",
+                       "joint hard", "Linear probe", "Benchmark of the frozen embeddings", "0.600", "2.13.0"):
+            assert needle in text, needle
+    # SCAR's numbers and the baseline's both appear (0.90 clean SCAR, 0.85 clean CLIP)
+    assert "0.900 [0.850, 0.940]" in md and "0.850 [0.800, 0.890]" in md
+
+
+def test_missing_parts_are_notes_not_errors(run_folder, tmp_path):
+    shutil.rmtree(run_folder / "bench")
+    shutil.rmtree(run_folder / "eval")
+    (run_folder / "provenance.json").unlink()
+    res = write_report(run_folder, tmp_path / "r", FAST)
+    text = " ".join(res.notes)
+    assert "no evaluation output" in text and "no benchmark output" in text
+    html = res.html.read_text()
+    assert html.count('class="note"') >= 3 and "Notes" in html
+    # without provenance or evaluations there is no dataset to draw from: the ECG figures say so
+    assert "no dataset for the ECG figures" in text and "ecg_paper.png" not in {p.name for p in res.figures}
+
+
+def test_data_option_and_seed_choose_the_record(run_folder, tmp_path, eval_store):
+    shutil.rmtree(run_folder / "eval")
+    (run_folder / "provenance.json").unlink()
+    a = write_report(run_folder, tmp_path / "a", ReportOptions(data=str(eval_store.path), seed=1, umap=False,
+                                                               dpi=40, progress=False))
+    assert {"ecg_paper.png", "token_importance.png"} <= {p.name for p in a.figures}
+    b = write_report(run_folder, tmp_path / "b", ReportOptions(data=str(eval_store.path), seed=1, umap=False,
+                                                               dpi=40, progress=False))
+    assert (tmp_path / "a" / "ecg_paper.png").read_bytes() == (tmp_path / "b" / "ecg_paper.png").read_bytes()
+
+
+def test_empty_or_missing_run_folder(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="no pretraining run"):
+        write_report(tmp_path, tmp_path / "out", FAST)
+    assert main(["report", "--run", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "no such run folder" in err and "hint:" in err and "Traceback" not in err
+    assert main(["report", "--run", str(tmp_path)]) == 2
+    assert "no pretraining run" in capsys.readouterr().err
+
+
+def test_cli_help_has_an_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "ecgfoundry report --run runs/demo" in out and "RUN/eval/NAME" in out
+
+
+def test_cli_writes_the_report(run_folder, tmp_path, capsys):
+    assert main(["report", "--run", str(run_folder), "--out", str(tmp_path / "o"), "--no-umap", "--dpi", "40",
+                 "--layout", "3x4", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "report.html" in out and (tmp_path / "o" / "report.html").exists()
+    assert main(["report", "--run", str(run_folder), "--dpi", "5"]) == 2
+    assert "dpi" in capsys.readouterr().err
