@@ -1,0 +1,204 @@
+"""The contrastive-loss robustness study: linear-probe a frozen encoder, attack the probe end to end,
+and summarise many (objective, seed) runs as tables and a figure.
+
+Used by ``ecgfoundry study contrastive-robustness`` (:mod:`ecgfoundry.cli.study`), which pretrains one
+encoder per objective and seed; this module only evaluates trained models and aggregates, so it
+never imports the trainer.
+
+Per run (:func:`probe_and_attack`):
+
+1. Pooled encoder features (before any projection head) of the train, validation and test splits
+   (:func:`ecgfoundry.eval.protocol.encoder_features`).
+2. A :class:`~ecgfoundry.eval.linear_probe.LinearProbe` on 100 % of the training split, the epoch
+   chosen on validation macro AUROC (never on test).
+3. Clean macro AUROC and top-1 accuracy on the whole test split, then FGSM and PGD (L-inf, budgets
+   ``eps``) against the probe head *through the frozen encoder* (the gradient of the probe's BCE
+   loss with respect to the input signal) on the attack set: the whole test split, or a seeded
+   subsample of ``attack_n`` test records (the same records for every objective with that seed),
+   with the clean numbers on that same set as ``eps = 0``.
+
+Top-1 accuracy (:func:`ecgfoundry.eval.metrics.top1_accuracy`) is the fraction of records whose
+highest-scoring class is one of their labels (multi-label tasks; records with no label are left out).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["probe_and_attack", "runs_table", "summarize", "markdown_table", "plot_curves"]
+
+
+def _subset(n: int, attack_n: int | None, seed: int) -> np.ndarray:
+    if attack_n is None or attack_n >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([int(seed), 20250]).choice(n, size=int(attack_n), replace=False))
+
+
+def probe_and_attack(model, store, label_set: str | None = None, seed: int = 0, attacks: Sequence[str] = ("fgsm", "pgd"),
+                     eps: Sequence[float] = (0.01, 0.03, 0.1), eps_unit: str = "mV", norm: str = "linf",
+                     pgd_steps: int = 10, attack_n: int | None = None, batch_size: int = 128,
+                     progress: bool = True) -> dict[str, Any]:
+    """Linear probe on the frozen encoder of ``model`` and its AUROC / accuracy under attack.
+
+    Parameters
+    ----------
+    model : ECGTextModel or SSLModel
+        Anything with ``ecg_tokens(signal, observed).pooled``.
+    store : ArrayStore
+        With train / val / test splits and labels.
+    label_set : str, optional
+        Default: the store's default label set.
+    seed : int
+        Probe initialisation and batch order, the attack subset, PGD's random start.
+    attacks : subset of {"fgsm", "pgd"}
+    eps : budgets in ``eps_unit`` (see :mod:`ecgfoundry.eval.adversarial`)
+    pgd_steps : int
+    attack_n : int or None
+        Test records attacked (seeded subsample); None: all.
+
+    Returns
+    -------
+    dict with ``label_set``, ``classes``, ``n_train`` / ``n_val`` / ``n_test`` / ``n_attack``,
+    ``probe`` (best epoch, validation AUROC), ``clean`` (macro AUROC and top-1 accuracy on the whole
+    test split) and ``curve`` (rows ``attack``, ``eps``, ``auroc``, ``accuracy``, ``norm``,
+    ``eps_unit``; the first row is ``attack="none"``, ``eps=0`` on the attack set).
+    """
+    import torch
+
+    from ecgfoundry.eval.linear_probe import LinearProbe
+    from ecgfoundry.eval.metrics import macro_auroc, top1_accuracy
+    from ecgfoundry.eval.protocol import ProbeHead, adversarial_curve, encoder_features
+
+    for a in attacks:
+        if a not in ("fgsm", "pgd"):
+            raise ValueError(f"unknown attack {a!r}; choose from fgsm, pgd")
+    _, classes = store.labels(label_set)
+    label_set = label_set or store.info.get("default_label_set")
+    idx = {s: store.split_indices(s) for s in ("train", "val", "test")}
+    for s, i in idx.items():
+        if len(i) == 0:
+            raise ValueError(f"{store.path}: the {s} split is empty")
+    batches = {s: store.batch(i, label_set) for s, i in idx.items()}
+    model.eval()
+    feats = {s: encoder_features(model, b.signal, b.observed, batch_size) for s, b in batches.items()}
+    probe = LinearProbe(seed=seed).fit(feats["train"], batches["train"].labels, feats["val"], batches["val"].labels)
+    test = batches["test"]
+    logits = probe.decision_function(feats["test"])
+    clean = {"auroc": macro_auroc(test.labels, logits, classes).value, "accuracy": top1_accuracy(test.labels, logits)}
+    sub = _subset(len(test), attack_n, seed)
+    head = ProbeHead(model, probe)
+    with torch.enable_grad():
+        curve = adversarial_curve(head, test.signal[sub], test.observed[sub], test.labels[sub], classes, attacks, eps,
+                                  norm=norm, eps_unit=eps_unit, steps=pgd_steps, seed=seed, batch_size=batch_size,
+                                  progress=progress)
+    return {"label_set": label_set, "classes": list(classes), "n_train": int(len(idx["train"])),
+            "n_val": int(len(idx["val"])), "n_test": int(len(idx["test"])), "n_attack": int(len(sub)),
+            "probe": {"best_epoch": int(probe.best_epoch_), "val_auroc": float(probe.best_score_)},
+            "clean": clean, "curve": curve}
+
+
+def _num(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def runs_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (objective, seed, condition): ``condition`` is ``clean`` (whole test split),
+    ``none`` (clean, attack set) or the attack, with ``eps``, ``auroc`` and ``accuracy``.
+
+    ``results`` are dicts with ``objective``, ``seed`` and the output of :func:`probe_and_attack`.
+    """
+    rows = []
+    for r in results:
+        base = {"objective": r["objective"], "seed": int(r["seed"])}
+        rows.append({**base, "attack": "clean", "eps": 0.0, "auroc": _num(r["clean"]["auroc"]),
+                     "accuracy": _num(r["clean"]["accuracy"]), "n": r["n_test"]})
+        for c in r["curve"]:
+            rows.append({**base, "attack": c["attack"], "eps": float(c["eps"]), "auroc": _num(c["auroc"]),
+                         "accuracy": _num(c.get("accuracy")), "n": r["n_attack"]})
+    return pd.DataFrame(rows, columns=["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"])
+
+
+def summarize(table: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and sample standard deviation (ddof = 1; NaN for one seed) over seeds per objective,
+    attack and eps; objectives in ``order`` (default: as first seen)."""
+    g = table.groupby(["objective", "attack", "eps"], sort=False)
+    out = g.agg(auroc_mean=("auroc", "mean"), auroc_sd=("auroc", "std"), accuracy_mean=("accuracy", "mean"),
+                accuracy_sd=("accuracy", "std"), n_seeds=("seed", "nunique")).reset_index()
+    objectives = list(order) if order else list(dict.fromkeys(table["objective"]))
+    out["_o"] = out["objective"].map({o: i for i, o in enumerate(objectives)})
+    attack_rank = {"clean": 0, "none": 1, "fgsm": 2, "pgd": 3}
+    out["_a"] = out["attack"].map(lambda a: attack_rank.get(a, 9))
+    return out.sort_values(["_o", "_a", "eps"]).drop(columns=["_o", "_a"]).reset_index(drop=True)
+
+
+def _pm(mean: float, sd: float) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    return f"{mean:.3f} ± {sd:.3f}" if math.isfinite(sd) else f"{mean:.3f}"
+
+
+def markdown_table(summary: pd.DataFrame, metric: str = "auroc", eps_unit: str = "mV", attack_set_is_test: bool = False
+                   ) -> str:
+    """A Markdown table: one row per objective; columns clean (whole test), clean on the attack set
+    (left out when ``attack_set_is_test``: it is the same number), then each attack x eps on the
+    attack set; cells ``mean ± sd`` over seeds."""
+    cols = list(dict.fromkeys((a, e) for a, e in zip(summary["attack"], summary["eps"])
+                              if not (attack_set_is_test and a == "none")))
+
+    def name(a, e):
+        if a == "clean":
+            return "clean (all test)"
+        if a == "none":
+            return "clean (attack set)"
+        return f"{a.upper()} {e:g} {eps_unit}"
+
+    lines = ["| objective | " + " | ".join(name(a, e) for a, e in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for obj, part in summary.groupby("objective", sort=False):
+        cells = {(a, e): _pm(m, s) for a, e, m, s in zip(part["attack"], part["eps"], part[f"{metric}_mean"],
+                                                          part[f"{metric}_sd"])}
+        lines.append(f"| {obj} | " + " | ".join(cells.get(c, "n/a") for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "", eps_unit: str = "mV") -> Path:
+    """Macro AUROC against eps per objective (one panel per attack): the mean over seeds as a line,
+    every seed as a faint point, the band mean ± sd. Written with matplotlib's Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    attacks = [a for a in ("fgsm", "pgd") if a in set(table["attack"])] or ["none"]
+    objectives = list(dict.fromkeys(table["objective"]))
+    fig, axes = plt.subplots(1, len(attacks), figsize=(5.2 * len(attacks), 4.0), squeeze=False, sharey=True)
+    cmap = plt.get_cmap("tab10")
+    for ax, attack in zip(axes[0], attacks):
+        for k, obj in enumerate(objectives):
+            t = table[(table["objective"] == obj) & table["attack"].isin(["none", attack])]
+            if t.empty:
+                continue
+            stats = t.groupby("eps")["auroc"].agg(["mean", "std"]).reset_index().sort_values("eps")
+            color = cmap(k % 10)
+            ax.plot(stats["eps"], stats["mean"], marker="o", color=color, label=obj)
+            sd = stats["std"].fillna(0.0)
+            ax.fill_between(stats["eps"], stats["mean"] - sd, stats["mean"] + sd, color=color, alpha=0.15, lw=0)
+            ax.scatter(t["eps"], t["auroc"], color=color, s=8, alpha=0.35)
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel(f"epsilon (L-inf, {eps_unit})")
+        ax.set_title(attack.upper() if attack != "none" else "clean")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("macro AUROC (linear probe)")
+    axes[0][-1].legend(fontsize=8, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path

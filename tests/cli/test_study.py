@@ -1,0 +1,107 @@
+"""``ecgfoundry study contrastive-robustness`` end to end on a tiny synthetic set (transformer-tiny,
+a handful of steps): files, columns, ranges, objectives differ, resume, settings guard."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from ecgfoundry.cli.main import main
+
+OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar")
+
+
+@pytest.fixture(scope="module")
+def study_store(tmp_path_factory):
+    """160 synthetic records (100 Hz, 10 s): 128 train / 16 val / 16 test."""
+    from ecgfoundry.io.store import ArrayStore
+
+    root = tmp_path_factory.mktemp("study_synth")
+    assert main(["synth", "--n", "160", "--seed", "2", "--out", str(root / "data"), "--no-progress"]) == 0
+    assert main(["data", "cache", str(root / "data"), "--out", str(root / "cache"), "--no-progress"]) == 0
+    return ArrayStore(root / "cache")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _argv(store, out, *extra):
+    return ["study", "contrastive-robustness", "--data", str(store.path), "--out", str(out), "--encoder",
+            "transformer-tiny", "--steps", "4", "--batch-size", "16", "--seeds", "0,1", "--text-kind", "hashing",
+            "--eps", "0.05,0.3", "--pgd-steps", "2", "--attack-n", "12", "--no-progress", *extra]
+
+
+def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
+    out = tmp_path / "study"
+    assert main(_argv(study_store, out)) == 0
+    for name in ("report.md", "runs.csv", "summary.csv", "robustness.png"):
+        assert (out / name).exists() and (out / name).stat().st_size > 0
+    runs = pd.read_csv(out / "runs.csv")
+    assert list(runs.columns) == ["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"]
+    assert set(runs["objective"]) == set(OBJECTIVES) and set(runs["seed"]) == {0, 1}
+    assert set(runs["attack"]) == {"clean", "none", "fgsm", "pgd"} and set(runs["eps"]) == {0.0, 0.05, 0.3}
+    assert len(runs) == 6 * 2 * (2 + 2 * 2)
+    assert runs["auroc"].between(0, 1).all() and runs["accuracy"].between(0, 1).all()
+    assert (runs.loc[runs["attack"] == "clean", "n"] == 16).all() and (runs.loc[runs["attack"] == "pgd", "n"] == 12).all()
+    clean = runs[runs["attack"] == "clean"].groupby("objective")["auroc"].mean()
+    assert clean.nunique() > 1                                        # the objectives give different encoders
+    # the attack set is the same records for every objective: same clean AUROC only if same scores
+    pgd = runs[(runs["attack"] == "pgd") & (runs["eps"] == 0.3)].set_index(["objective", "seed"])["auroc"]
+    none = runs[runs["attack"] == "none"].set_index(["objective", "seed"])["auroc"]
+    assert (pgd <= none + 1e-9).mean() >= 0.75                        # a strong attack rarely helps
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"auroc_mean", "auroc_sd", "accuracy_mean", "accuracy_sd", "n_seeds"} <= set(summary.columns)
+    assert (summary["n_seeds"] == 2).all() and summary["auroc_sd"].notna().all()
+    report = (out / "report.md").read_text()
+    assert report.splitlines()[0] == "# Contrastive-loss robustness study"
+    assert "ecgfoundry study contrastive-robustness --data" in report and "--seeds 0,1" in report
+    assert "| clef |" in report and "gap / sd" in report
+    result = json.loads((out / "runs" / "moco-seed1" / "robustness.json").read_text())
+    assert result["objective"] == "moco" and result["seed"] == 1 and result["steps"] == 4
+    capsys.readouterr()
+
+    # resume: nothing is recomputed, the tables are the same
+    assert main(_argv(study_store, out)) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("done before, skipped") == 12
+    pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), runs)
+
+    # other settings in the same folder are refused with one line naming them
+    assert main(_argv(study_store, out)[:-1] + ["--steps", "5", "--no-progress"]) == 2
+    assert "steps" in capsys.readouterr().err
+
+
+def test_study_interrupted_run_resumes_from_checkpoint(tmp_path, study_store, capsys):
+    out = tmp_path / "study"
+    argv = _argv(study_store, out, "--objectives", "simclr", "--seeds", "3")
+    assert main(argv) == 0
+    run = out / "runs" / "simclr-seed3"
+    (run / "robustness.json").unlink()                                # evaluation lost, training done
+    assert main(argv) == 0
+    assert json.loads((run / "robustness.json").read_text())["steps"] == 4
+    assert "skipped" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--objectives", "simclr,swav"], "unknown objective"),
+    (["--attacks", "cw"], "unknown attack"),
+    (["--encoder", "no-such"], "unknown encoder"),
+])
+def test_study_errors_are_one_line(tmp_path, capsys, study_store, flags, message):
+    assert main(_argv(study_store, tmp_path / "x", *flags)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_study_help_has_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["study", "contrastive-robustness", "--help"])
+    assert "examples:" in capsys.readouterr().out

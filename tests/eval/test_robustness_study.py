@@ -1,0 +1,53 @@
+"""The study's aggregation: runs table, mean / sd over seeds (known values), Markdown, plot, subsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgfoundry.eval.robustness_study import _subset, markdown_table, plot_curves, runs_table, summarize
+
+
+def _result(obj, seed, clean, curve):
+    return {"objective": obj, "seed": seed, "n_test": 10, "n_attack": 8, "label_set": "x",
+            "clean": {"auroc": clean, "accuracy": clean / 2},
+            "curve": [{"attack": a, "eps": e, "auroc": v, "accuracy": None if v is None else v / 2}
+                      for a, e, v in curve]}
+
+
+RESULTS = [
+    _result("simclr", 0, 0.8, [("none", 0.0, 0.79), ("pgd", 0.1, 0.5)]),
+    _result("simclr", 1, 0.6, [("none", 0.0, 0.61), ("pgd", 0.1, 0.3)]),
+    _result("clip", 0, 0.7, [("none", 0.0, 0.7), ("pgd", 0.1, None)]),
+]
+
+
+def test_runs_table_and_summary_known_values():
+    t = runs_table(RESULTS)
+    assert len(t) == 9 and list(t["attack"][:3]) == ["clean", "none", "pgd"]
+    assert np.isnan(t.loc[(t["objective"] == "clip") & (t["attack"] == "pgd"), "auroc"]).all()
+    s = summarize(t, order=["clip", "simclr"])
+    assert list(dict.fromkeys(s["objective"])) == ["clip", "simclr"]
+    row = s[(s["objective"] == "simclr") & (s["attack"] == "clean")].iloc[0]
+    assert row["auroc_mean"] == pytest.approx(0.7) and row["auroc_sd"] == pytest.approx(np.std([0.8, 0.6], ddof=1))
+    assert row["accuracy_mean"] == pytest.approx(0.35) and row["n_seeds"] == 2
+    assert np.isnan(s[(s["objective"] == "clip") & (s["attack"] == "clean")]["auroc_sd"]).all()  # one seed
+
+
+def test_markdown_table_cells():
+    s = summarize(runs_table(RESULTS))
+    md = markdown_table(s, "auroc", "mV")
+    lines = md.splitlines()
+    assert lines[0] == "| objective | clean (all test) | clean (attack set) | PGD 0.1 mV |"
+    assert lines[2].startswith("| simclr | 0.700 ± 0.141 | 0.700 ± 0.127 | 0.400 ± 0.141 |")
+    assert lines[3] == "| clip | 0.700 | 0.700 | n/a |"
+    assert "clean (attack set)" not in markdown_table(s, "auroc", "mV", attack_set_is_test=True)
+
+
+def test_plot_and_subset(tmp_path):
+    t = runs_table(RESULTS)
+    path = plot_curves(t, tmp_path / "p.png", title="t")
+    assert path.exists() and path.stat().st_size > 1000
+    a, b = _subset(100, 10, 3), _subset(100, 10, 3)
+    assert np.array_equal(a, b) and len(set(a)) == 10 and not np.array_equal(a, _subset(100, 10, 4))
+    assert np.array_equal(_subset(5, None, 0), np.arange(5)) and np.array_equal(_subset(5, 9, 0), np.arange(5))
