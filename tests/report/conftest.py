@@ -41,31 +41,49 @@ def fake_metrics(name: str, run, store, seed: int = 0, shift: float = 0.0, cmrs:
                               "test_auroc": 0.75 + shift, "test_auroc_low": 0.7, "test_auroc_high": 0.8,
                               "test_auprc": 0.5, "test_f1": 0.4} for f in (0.01, 0.1, 1.0)],
             "adversarial": [{"head": "zero_shot", "attack": a, "eps": e, "auroc": 0.85 + shift - 4 * e,
-                             "norm": "linf", "eps_unit": "mV"}
-                            for a, e in (("none", 0.0), ("fgsm", 0.01), ("fgsm", 0.05), ("pgd", 0.01), ("pgd", 0.05))]}
+                             "accuracy": 0.5 - 2 * e, "norm": "linf", "eps_unit": "mV"}
+                            for a, e in (("none", 0.0), ("fgsm", 0.01), ("fgsm", 0.05), ("pgd", 0.01), ("pgd", 0.05))],
+            "masker_attack": [{"attack": a, "budget": b, "severity": sev, "auroc": au, "accuracy": 0.4}
+                              for a, b, sev, au in (("none", 0.0, 0.0, 0.85 + shift), ("masker", 0.3, 0.3, 0.7),
+                                                    ("random tokens", 0.3, 0.3, 0.8))]}
 
 
-def write_bench(folder, seed: int = 0) -> None:
-    """A benchmark output: summary.json, a CSV + Markdown table, a PNG figure, UMAP coordinates."""
+def write_bench(folder, seed: int = 0, umap: str = "png") -> None:
+    """A benchmark output in the layout `ecgfoundry bench --out` writes: summary.json, tables.md,
+    tables/*.csv, figures/*.png (a UMAP as a PNG, or as coordinates in a CSV), folds.csv and a work/
+    folder the report must not read."""
     import pandas as pd
     from matplotlib.figure import Figure
 
     from ecgfoundry.report.figures import fig_to_png
 
-    folder.mkdir(parents=True)
+    (folder / "tables").mkdir(parents=True)
+    (folder / "figures").mkdir()
+    (folder / "work" / "results").mkdir(parents=True)
     rows = [{"model": m, "dataset": "synthetic", "classifier": c, "median_f1": 0.5 + 0.1 * i, "iqr": 0.05}
             for i, m in enumerate(("scar", "clip")) for c in ("logistic_regression", "random_forest")]
-    pd.DataFrame(rows).to_csv(folder / "summary.csv", index=False)
-    (folder / "summary.md").write_text("# Benchmark\n\nMedian F1 over folds.\n\n| model | F1 |\n|---|---|\n"
-                                       "| scar | 0.600 |\n| clip | 0.500 |\n")
-    (folder / "summary.json").write_text(json.dumps({"models": ["scar", "clip"], "seed": seed, "seconds": 12.5}))
-    rng = np.random.default_rng(seed)
-    xy = rng.normal(size=(40, 2))
-    pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": rng.choice(["NORM", "AF", "RBBB"], 40),
-                  "model": ["scar"] * 20 + ["clip"] * 20}).to_csv(folder / "umap.csv", index=False)
+    pd.DataFrame(rows).to_csv(folder / "tables" / "headline.csv", index=False)
+    pd.DataFrame(rows * 20).to_csv(folder / "folds.csv", index=False)
+    pd.DataFrame(rows).to_csv(folder / "work" / "results" / "job.csv", index=False)
+    (folder / "tables.md").write_text("# Holistic benchmark of frozen embeddings\n\nMedian F1 over folds.\n\n"
+                                      "## Headline\n\n| model | F1 (IQR) | note |\n|---|---|---|\n"
+                                      "| scar | 0.600 (0.050) | a \\| b |\n| clip | 0.500 (0.040) | – |\n")
+    (folder / "summary.json").write_text(json.dumps({
+        "command": "ecgfoundry bench --models scar clip", "models_order": ["scar", "clip"], "seed": seed,
+        "seconds": {"embedding": 1.0, "grid": 10.0, "total": 12.5}, "cells": [{"n": i} for i in range(100)]}))
     fig = Figure(figsize=(3, 2))
     fig.subplots().bar(["scar", "clip"], [0.6, 0.5])
-    (folder / "f1.png").write_bytes(fig_to_png(fig, 60))
+    (folder / "figures" / "shared_features.png").write_bytes(fig_to_png(fig, 60))
+    (folder / "work" / "stray.png").write_bytes(fig_to_png(fig, 30))
+    rng = np.random.default_rng(seed)
+    xy = rng.normal(size=(40, 2))
+    if umap == "png":
+        fig = Figure(figsize=(3, 3))
+        fig.subplots().scatter(xy[:, 0], xy[:, 1], s=4)
+        (folder / "figures" / "umap_scar_CD.png").write_bytes(fig_to_png(fig, 60))
+    else:
+        pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": rng.choice(["NORM", "AF", "RBBB"], 40),
+                      "model": ["scar"] * 20 + ["clip"] * 20}).to_csv(folder / "tables" / "umap.csv", index=False)
 
 
 @pytest.fixture(scope="session")

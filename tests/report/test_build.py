@@ -26,7 +26,7 @@ def test_fake_metrics_match_the_protocol_schema(run_folder):
     from ecgfoundry.eval.protocol import markdown_report
 
     text = markdown_report(json.loads((run_folder / "eval" / "scar" / "metrics.json").read_text()))
-    assert "| joint hard |" in text and "Linear probe" in text
+    assert "| joint hard |" in text and "Linear probe" in text and "test-time attack" in text
 
 
 def test_scan_run_finds_and_pairs_everything(run_folder):
@@ -34,8 +34,11 @@ def test_scan_run_finds_and_pairs_everything(run_folder):
     assert [r.name for r in run.pretrain] == ["scar", "clip"]  # SCAR first
     assert [r.role for r in run.pretrain] == ["SCAR", "baseline"]
     assert [(e.name, e.pretrain.name) for e in run.evals] == [("scar", "scar"), ("clip", "clip")]
-    assert run.bench is not None and run.bench.summary["models"] == ["scar", "clip"]
-    assert {p.name for p in run.bench.csv} == {"summary.csv", "umap.csv"} and run.provenance["seed"] == 0
+    assert run.bench is not None and run.bench.summary["models_order"] == ["scar", "clip"]
+    # tables and figures of the output, never its work folder
+    assert {p.name for p in run.bench.csv} == {"headline.csv", "folds.csv"}
+    assert {p.name for p in run.bench.png} == {"shared_features.png", "umap_scar_CD.png"}
+    assert [p.name for p in run.bench.markdown] == ["tables.md"] and run.provenance["seed"] == 0
     rows = missingness_rows(run.evals)
     assert len(rows) == 2 * 7 and {r["condition"] for r in rows} >= {"clean", "joint hard"}
 
@@ -46,8 +49,8 @@ def test_full_report(run_folder, tmp_path):
     html = res.html.read_text()
     md = res.markdown.read_text()
     names = {p.name for p in res.figures}
-    assert names == {"ecg_paper.png", "token_importance.png", "missingness.png", "adversarial.png", "umap.png",
-                     "bench_f1.png", "training.png"}
+    assert names == {"ecg_paper.png", "token_importance.png", "missingness.png", "adversarial.png",
+                     "bench_umap_scar_CD.png", "bench_shared_features.png", "training.png"}
     assert not res.notes, res.notes
     # self-contained: every image is an embedded PNG, no external URL anywhere
     srcs = _imgs(html)
@@ -58,10 +61,38 @@ def test_full_report(run_folder, tmp_path):
     assert sorted(refs) == sorted(names) and all((out / r).exists() for r in refs)
     for text in (html, md):
         for needle in ("What was run", "ecgfoundry pretrain --preset scar", "AUROC and CMRS per missingness type",
-                       "joint hard", "Linear probe", "Benchmark of the frozen embeddings", "0.600", "2.13.0"):
+                       "joint hard", "Linear probe", "Benchmark of the frozen embeddings", "0.600 (0.050)",
+                       "100 entries, see summary.json", "2.13.0", "random tokens", "top-1 accuracy"):
             assert needle in text, needle
+    assert "<td>a | b</td>" in html and "| a \\| b |" in md  # an escaped pipe inside a benchmark table cell
     # SCAR's numbers and the baseline's both appear (0.90 clean SCAR, 0.85 clean CLIP)
     assert "0.900 [0.850, 0.940]" in md and "0.850 [0.800, 0.890]" in md
+
+
+def test_umap_from_benchmark_coordinates(run_folder, tmp_path):
+    from tests.report.conftest import write_bench
+
+    shutil.rmtree(run_folder / "bench")
+    write_bench(run_folder / "bench", umap="csv")
+    res = write_report(run_folder, tmp_path / "r", FAST)
+    assert "umap.png" in {p.name for p in res.figures} and not res.notes
+    assert "UMAP coordinates from the benchmark output" in res.markdown.read_text()
+
+
+def test_umap_switched_off_without_benchmark_umap(run_folder, tmp_path):
+    for p in (run_folder / "bench" / "figures").glob("umap*"):
+        p.unlink()
+    res = write_report(run_folder, tmp_path / "r", FAST)
+    assert any("--no-umap" in n for n in res.notes)
+
+
+@pytest.mark.slow
+def test_umap_computed_from_the_checkpoints(run_folder, tmp_path):
+    pytest.importorskip("umap")
+    shutil.rmtree(run_folder / "bench")
+    res = write_report(run_folder, tmp_path / "r", ReportOptions(dpi=40, progress=False, umap_points=40))
+    assert "umap.png" in {p.name for p in res.figures}
+    assert "computed here" in res.markdown.read_text()
 
 
 def test_missing_parts_are_notes_not_errors(run_folder, tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -390,7 +391,8 @@ def _section_missingness(ctx: _Ctx) -> Section:
           Figure("missingness", ctx.png(plot_missingness(rows)), "Zero-shot macro AUROC (left) and CMRS (right) per "
                  "missingness type and mask mode; SCAR against the baseline(s).", alt="AUROC and CMRS bar charts"))
     order = {c: i for i, c in enumerate(condition_order([r["condition"] for r in rows]))}
-    table = sorted(rows, key=lambda r: (order[r["condition"]], r["model"]))
+    model_order = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in rows))}  # SCAR first
+    table = sorted(rows, key=lambda r: (order[r["condition"]], model_order[r["model"]]))
     s.add(Table(["condition", "model", "AUROC [95% CI]", "AUPRC", "F1", "severity", "CMRS"],
                 [[r["condition"], r["model"], _ci(r["auroc"], r.get("auroc_ci")), _fmt(r.get("auprc")),
                   _fmt(r.get("f1")), _fmt(r.get("severity")),
@@ -409,7 +411,8 @@ def _section_probe_adv(ctx: _Ctx) -> Section | None:
 
     probes = [(ev, ev.metrics["linear_probe"]) for ev in ctx.run.evals if ev.metrics.get("linear_probe")]
     adv = [dict(r, model=_label(ev)) for ev in ctx.run.evals for r in (ev.metrics.get("adversarial") or [])]
-    if not probes and not adv:
+    masker = [dict(r, model=_label(ev)) for ev in ctx.run.evals for r in (ev.metrics.get("masker_attack") or [])]
+    if not probes and not adv and not masker:
         return None
     s = Section("Linear probe and adversarial robustness")
     if probes:
@@ -422,6 +425,16 @@ def _section_probe_adv(ctx: _Ctx) -> Section | None:
     if adv:
         s.add(Figure("adversarial", ctx.png(plot_adversarial(adv)), "Macro AUROC under FGSM / PGD against the "
                      "budget eps (solid: FGSM, dashed: PGD; pale: the linear-probe head).", alt="adversarial curves"))
+        if any(r.get("accuracy") is not None for r in adv):
+            s.add(Table(["model", "head", "attack", "eps", "macro AUROC", "top-1 accuracy"],
+                        [[r["model"], r["head"], r["attack"], f"{r['eps']:g} {r.get('eps_unit', '')}",
+                          _fmt(r.get("auroc")), _fmt(r.get("accuracy"))] for r in adv]))
+    if masker:
+        s.add(Table(["model", "removal", "budget rho", "severity", "macro AUROC", "top-1 accuracy"],
+                    [[r["model"], r["attack"], _fmt(r.get("budget"), 2), _fmt(r.get("severity")), _fmt(r.get("auroc")),
+                      _fmt(r.get("accuracy"))] for r in masker],
+                    caption="SCAR's adversarial masker as a test-time attack: the top-rho tokens by its gate are "
+                    "removed from every test record, next to as many tokens removed at random."))
     return s
 
 
@@ -498,13 +511,20 @@ def _section_umap(ctx: _Ctx) -> Section:
     return s
 
 
+def _strip_pipes(line: str) -> str:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    return line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+
+
 def _md_blocks(text: str) -> list:
     """Markdown tables and paragraphs of a benchmark .md file as document blocks."""
     blocks, table, para = [], [], []
 
     def flush_table():
         if len(table) >= 2:
-            cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in table]
+            cells = [[c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", _strip_pipes(line))]
+                     for line in table]
             body = [r for r in cells[1:] if not all(set(c) <= set("-: ") for c in r)]
             blocks.append(Table(cells[0], body))
         table.clear()
@@ -545,8 +565,10 @@ def _section_bench(ctx: _Ctx) -> Section:
         flat = []
         for k, v in bench.summary.items():
             text = json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)
-            flat.append([k, text if len(text) <= 160 else text[:157] + "..."])
-        s.add(Table(["key", "value"], flat, caption="`summary.json`"))
+            if len(text) > 200:
+                text = f"({len(v)} entries, see summary.json)" if isinstance(v, (dict, list)) else text[:197] + "..."
+            flat.append([k, text])
+        s.add(Table(["key", "value"], flat, caption="`summary.json` (long entries are left to the file)."))
     if bench.markdown:
         for p in bench.markdown:
             s.add(Text(f"**{p.name}**"), *_md_blocks(p.read_text()))

@@ -7,8 +7,9 @@ The layout the report expects (``make demo`` writes exactly this; every part is 
                            "steps": [{"name", "command", "seconds", "returncode"}], "versions": {...}}
       pretrain/<name>/     `ecgfoundry pretrain --out`: model.json, train.json, metrics.csv, checkpoints/
       eval/<name>/         `ecgfoundry evaluate --out`: metrics.json (+ report.md); <name> as in pretrain/
-      bench/               `ecgfoundry bench --out`: summary.json, *.csv / *.md tables, *.png figures
-                           (a UMAP as *umap*.png or *umap*.csv with columns x, y[, label][, model])
+      bench/               `ecgfoundry bench --out`: summary.json, tables.md, tables/*.csv, figures/*.png
+                           (a UMAP as *umap*.png, or *umap*.csv with columns x, y[, label][, model]);
+                           its work/ folder is not read
 
 Folders are recognised by their content, not their names, up to three levels below ``RUN``: a
 pretraining run has ``model.json`` and a checkpoint; an evaluation has a ``metrics.json`` with a
@@ -123,6 +124,16 @@ def _walk(root: Path, depth: int = 3):
         yield from _walk(child, depth - 1)
 
 
+def _bench_files(folder: Path) -> list[Path]:
+    """Files of a benchmark output and its first level of sub-folders (``tables/``, ``figures/``),
+    not its work folder (embeddings, job results, datasets)."""
+    files = [p for p in folder.iterdir() if p.is_file()]
+    for sub in folder.iterdir():
+        if sub.is_dir() and sub.name not in ("work", "cache", "data") and not (sub / "store.json").exists():
+            files += [p for p in sub.iterdir() if p.is_file()]
+    return sorted(p for p in files if ".partial" not in p.name)
+
+
 def _latest_checkpoint(path: Path) -> Path | None:
     from ecgfoundry.checkpoint import resolve_checkpoint
 
@@ -181,7 +192,7 @@ def scan_run(root: str | Path) -> RunFolder:
                 continue
         if d != root and bench is None and ((d / "summary.json").exists() or d.name == "bench"):
             summary = _json(d / "summary.json") if (d / "summary.json").exists() else None
-            files = sorted(p for p in d.rglob("*") if p.is_file() and ".partial" not in p.name)
+            files = _bench_files(d)
             bench = BenchOutput(d, summary, [p for p in files if p.suffix == ".csv"],
                                 [p for p in files if p.suffix == ".md"], [p for p in files if p.suffix == ".png"])
     bases = [Path.cwd(), root, root.parent]

@@ -167,8 +167,13 @@ def plot_missingness(rows: Sequence[Mapping[str, Any]], title: str | None = None
     ax_a.set_title("zero-shot macro AUROC (95% bootstrap CI)", fontsize=9, loc="left")
     masked = [c for c in conditions if c != "clean"]
     has_cmrs = _bars(ax_c, rows, "cmrs", models, masked, colors)
-    ax_c.set_ylim(0, 100)
-    ax_c.set_title("CMRS (0-100, higher = better resolved)", fontsize=9, loc="left")
+    cmrs = [r["cmrs"] for r in rows if r.get("cmrs") is not None and math.isfinite(r["cmrs"])]
+    top = 100.0 if not cmrs or max(cmrs) > 40 else max(1.0, math.ceil(max(cmrs) * 1.3))
+    ax_c.set_ylim(0, top)
+    for container in ax_c.containers:
+        if hasattr(container, "datavalues"):
+            ax_c.bar_label(container, fmt="%.1f", fontsize=6, padding=1)
+    ax_c.set_title("CMRS (of 100; higher = better resolved)", fontsize=9, loc="left")
     if not has_cmrs:
         ax_c.text(0.5, 0.5, "no CMRS (evaluated without a reference classifier)", ha="center", va="center",
                   transform=ax_c.transAxes, fontsize=8, color="#555555")
@@ -185,7 +190,7 @@ def _label_names(labels: Sequence) -> list[str]:
     return [str(v) for v in labels]
 
 
-def plot_umap(panels: Mapping[str, tuple[np.ndarray, Sequence]], title: str | None = None, max_legend: int = 16):
+def plot_umap(panels: Mapping[str, tuple[np.ndarray, Sequence]], title: str | None = None, max_legend: int = 24):
     """Scatter plots of 2-D UMAP coordinates, one panel per model, coloured by label.
 
     Parameters
@@ -196,11 +201,13 @@ def plot_umap(panels: Mapping[str, tuple[np.ndarray, Sequence]], title: str | No
 
     if not panels:
         raise ValueError("no UMAP panels to plot")
-    all_labels = sorted({lab for _, labels in panels.values() for lab in _label_names(labels)})
+    special = {"several": "#b0b0b0", "none": "#505050"}
+    found = {lab for _, labels in panels.values() for lab in _label_names(labels)}
+    all_labels = sorted(found - set(special)) + [lab for lab in special if lab in found]
     import matplotlib
 
     cmap = matplotlib.colormaps["tab20"]
-    colors = {lab: cmap(i % 20) for i, lab in enumerate(all_labels)}
+    colors = {lab: special.get(lab, cmap(i % 20)) for i, lab in enumerate(all_labels)}
     n = len(panels)
     fig = Figure(figsize=(min(4.2 * n, 12.6) + 1.8, 4.0))
     axes = fig.subplots(1, n, squeeze=False)[0]
@@ -239,7 +246,7 @@ def plot_adversarial(rows: Sequence[Mapping[str, Any]], title: str | None = None
 
     if not rows:
         raise ValueError("no rows to plot")
-    fig = Figure(figsize=(6.0, 3.4))
+    fig = Figure(figsize=(8.0, 3.4), layout="constrained")
     ax = fig.subplots()
     models = list(dict.fromkeys(r["model"] for r in rows))
     styles = {"fgsm": "-", "pgd": "--"}
@@ -264,7 +271,7 @@ def plot_adversarial(rows: Sequence[Mapping[str, Any]], title: str | None = None
     ax.axhline(0.5, color="#888888", lw=0.8, ls="--")
     ax.tick_params(labelsize=7)
     ax.grid(color="#eeeeee", lw=0.5)
-    ax.legend(fontsize=6.5, loc="best")
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     if title:
         ax.set_title(title, fontsize=9, loc="left")
     return fig

@@ -11,9 +11,10 @@ fraction of observed tokens with the largest gate is removed outright (``keep_lo
 encoder runs again without them and the selector re-weights the remaining tokens, as in the SCAR
 paper's Figure 4. ``rho`` defaults to the masker's budget.
 
-Only public pieces of the model are used (``encoder.embed_tokens``, ``encoder.encode_tokens``,
-``selector.weights``, ``masker(tokens, token_observed)``, ``ecg_proj``). A model without a selector
-gets the weights of its own pooling when that is a masked mean (uniform over Omega); a model
+The weights and gates come from the model's own public methods, ``token_weights(signal, observed,
+removed)`` and ``removal_gates(signal, observed)``; the cosine between the embeddings before and
+after removal uses ``encode_ecg`` and the encoder / pooling / projection pieces. A model without a
+selector gets the weights of its masked-mean pooling (uniform over the visible tokens); a model
 without an adversarial masker has no "after" map.
 """
 
@@ -81,15 +82,15 @@ def top_fraction(scores, token_observed, rho: float):
     return out
 
 
-def _pool_weights(model, h, tobs, keep_log=None):
-    """alpha (N, M) of the model's pooling; raises for poolings that are not softmax weights."""
-    from ecgfoundry.models.selector import masked_softmax_weights
+def _removed_embedding(model, x, m, removed):
+    """L2-normalised embedding of the record with the ``removed`` tokens taken out (N, E)."""
+    import torch
+    import torch.nn.functional as F
 
-    if getattr(model, "selector", None) is not None:
-        return model.selector.weights(h, tobs, keep_log), "selector"
-    if getattr(model.encoder.cfg, "kind", None) == "transformer":  # masked mean pooling
-        return masked_softmax_weights(tobs, None, keep_log), "mean"
-    raise ValueError("token importance needs a selector or a masked-mean pooling encoder")
+    tokens, tobs = model.encoder.embed_tokens(x, m)
+    keep_log = torch.zeros(tobs.shape, dtype=tokens.dtype).masked_fill(removed & tobs, float("-inf"))
+    h = model.encoder.encode_tokens(tokens, tobs, keep_log)
+    return F.normalize(model.ecg_proj(model.pool(h, tobs, keep_log)), dim=-1)
 
 
 def token_importance(model, signal, observed, rho: float | None = None) -> TokenImportance:
@@ -118,9 +119,6 @@ def token_importance(model, signal, observed, rho: float | None = None) -> Token
     ((12, 20), 1.0, 72)
     """
     import torch
-    import torch.nn.functional as F
-
-    from ecgfoundry.models.masker import AdversarialMasker
 
     enc = model.encoder
     if getattr(enc.cfg, "kind", None) != "transformer":
@@ -134,29 +132,24 @@ def token_importance(model, signal, observed, rho: float | None = None) -> Token
         raise ValueError(f"one record of shape (12, T) expected, got signal {tuple(x.shape)}, "
                          f"observed {tuple(m.shape)}")
     masker = getattr(model, "masker", None)
-    adversarial = isinstance(masker, AdversarialMasker)
+    adversarial = bool(getattr(model, "has_adversary", False))
     if rho is None:
         rho = float(masker.budget) if masker is not None and hasattr(masker, "budget") else 0.3
+    pooling = "selector" if getattr(model, "selector", None) is not None else "mean"
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            tokens, tobs = enc.embed_tokens(x, m)
-            h = enc.encode_tokens(tokens, tobs)
-            alpha, pooling = _pool_weights(model, h, tobs)
-            z = F.normalize(model.ecg_proj(torch.einsum("nm,nmd->nd", alpha, h)), dim=-1)
+            alpha = model.token_weights(x, m)
+            tobs = enc.embed_tokens(x, m)[1]
             gate = after = None
             removed = torch.zeros_like(tobs)
             cosine = math.nan
             if adversarial:
-                out = masker(h, tobs)
-                gate = out.gate
+                gate, tobs = model.removal_gates(x, m)
                 removed = top_fraction(gate, tobs, rho)
-                keep_log = torch.zeros_like(gate).masked_fill(removed, float("-inf"))
-                h_hat = enc.encode_tokens(tokens, tobs, keep_log)
-                after, _ = _pool_weights(model, h_hat, tobs, keep_log)
-                z_hat = F.normalize(model.ecg_proj(torch.einsum("nm,nmd->nd", after, h_hat)), dim=-1)
-                cosine = float((z * z_hat).sum())
+                after = model.token_weights(x, m, removed)
+                cosine = float((model.encode_ecg(x, m) * _removed_embedding(model, x, m, removed)).sum())
     finally:
         model.train(was_training)
     n_leads = int(enc.cfg.n_leads)
@@ -164,7 +157,9 @@ def token_importance(model, signal, observed, rho: float | None = None) -> Token
     def grid(t):
         return None if t is None else t[0].reshape(n_leads, -1).cpu().numpy()
 
-    return TokenImportance(before=grid(alpha).astype(np.float64), after=None if after is None else grid(after).astype(np.float64),
-                           removed=grid(removed).astype(bool), gate=grid(gate), token_observed=grid(tobs).astype(bool),
+    return TokenImportance(before=grid(alpha).astype(np.float64),
+                           after=None if after is None else grid(after).astype(np.float64),
+                           removed=grid(removed).astype(bool), gate=grid(gate),
+                           token_observed=grid(tobs).astype(bool),
                            patch_seconds=float(enc.cfg.patch_size) / float(enc.cfg.fs), rho=float(rho),
                            cosine=cosine, pooling=pooling)
