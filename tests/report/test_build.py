@@ -143,3 +143,16 @@ def test_cli_writes_the_report(run_folder, tmp_path, capsys):
     assert "report.html" in out and (tmp_path / "o" / "report.html").exists()
     assert main(["report", "--run", str(run_folder), "--dpi", "5"]) == 2
     assert "dpi" in capsys.readouterr().err
+
+
+def test_dataset_folder_is_found_through_its_cache_in_the_run(run_folder, tmp_path, eval_store):
+    """provenance.json names the dataset folder (as `make demo` does); its cache under RUN/cache is used,
+    no new cache is built."""
+    shutil.copytree(eval_store.path, run_folder / "cache" / "synthetic-100hz")
+    prov = json.loads((run_folder / "provenance.json").read_text())
+    prov["data"] = str(eval_store.path.parent / "data")
+    (run_folder / "provenance.json").write_text(json.dumps(prov))
+    shutil.rmtree(run_folder / "eval")
+    res = write_report(run_folder, tmp_path / "r", FAST)
+    assert "ecg_paper.png" in {p.name for p in res.figures}
+    assert [p.name for p in (run_folder / "cache").iterdir()] == ["synthetic-100hz"]

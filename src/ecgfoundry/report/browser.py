@@ -274,12 +274,12 @@ def check_page(path: str | Path, screenshot: str | Path | None = None, width: in
             tail = log.read()[-800:].decode(errors="replace")
             raise BrowserUnavailable(f"{exe}: {exc}; its output ends with: {tail}") from None
         finally:
+            os.close(w)  # the browser exits when its command pipe closes
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            os.close(w)
             os.close(r)
             log.close()
     return check

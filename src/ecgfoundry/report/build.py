@@ -216,11 +216,26 @@ def _section_run(ctx: _Ctx) -> Section:
 
 # ----------------------------------------------------------------------------- data and models
 
+def _model_fs(run: RunFolder) -> float:
+    """Sampling rate the pretrained encoders expect (100 Hz when no run says)."""
+    for r in run.pretrain:
+        enc = r.model_cfg.get("encoder")
+        if isinstance(enc, dict) and enc.get("fs"):
+            return float(enc["fs"])
+    return 100.0
+
+
 def _open_store(ctx: _Ctx):
-    """The dataset cache for the ECG figures, or None (with ``store_error`` set)."""
+    """The dataset cache for the ECG figures, or None (with ``store_error`` set).
+
+    The first of ``--data``, provenance ``data`` and the evaluations' ``data`` that exists: a cache
+    folder is used as is; for a dataset folder, a cache of it under the run folder or ``runs/cache``
+    (preferring the models' sampling rate), else one is built under ``RUN/cache``.
+    """
     from ecgfoundry.io.store import ArrayStore, HarmonizeSpec, open_store
 
     root, run = ctx.run.root, ctx.run
+    fs = _model_fs(run)
     candidates = [ctx.opts.data, run.provenance.get("data")] + [ev.metrics.get("data") for ev in run.evals]
     for raw in candidates:
         path = _resolve(raw, root)
@@ -228,16 +243,19 @@ def _open_store(ctx: _Ctx):
             continue
         if (path / "store.json").exists():
             return ArrayStore(path)
-        for store_json in sorted(root.rglob("store.json")):  # a cache of that folder under the run
+        caches = sorted(root.rglob("store.json"))
+        if Path("runs/cache").is_dir():
+            caches += sorted(Path("runs/cache").glob("*/store.json"))
+        matches = []
+        for store_json in caches:
             try:
                 info = json.loads(store_json.read_text())
             except (OSError, json.JSONDecodeError):
                 continue
             if info.get("source") == str(path.resolve()):
-                return ArrayStore(store_json.parent)
-        fs = 100.0
-        for r in run.pretrain:
-            fs = float(r.model_cfg.get("encoder", {}).get("fs", fs)) if isinstance(r.model_cfg.get("encoder"), dict) else fs
+                matches.append((abs(float(info.get("fs", 0)) - fs) > 1e-6, store_json.parent))
+        if matches:
+            return ArrayStore(min(matches, key=lambda m: m[0])[1])
         return open_store(path, HarmonizeSpec(fs=fs, seconds=10.0), root / "cache", progress=ctx.opts.progress)
     ctx.store_error = ("no dataset for the ECG figures: pass `--data DIR` or record `data` in `provenance.json` "
                        "(or evaluate the models with `ecgfoundry evaluate`, whose metrics.json names its data)")
@@ -571,7 +589,10 @@ def _section_bench(ctx: _Ctx) -> Section:
         s.add(Table(["key", "value"], flat, caption="`summary.json` (long entries are left to the file)."))
     if bench.markdown:
         for p in bench.markdown:
-            s.add(Text(f"**{p.name}**"), *_md_blocks(p.read_text()))
+            text = p.read_text()
+            if not text.lstrip().startswith("#"):  # a file without its own title is named
+                s.add(Text(f"**{p.name}**"))
+            s.add(*_md_blocks(text))
         if bench.csv:
             s.add(Text("Full tables: " + ", ".join(f"`{p.relative_to(bench.path)}`" for p in bench.csv) + "."))
     elif bench.csv:
