@@ -119,10 +119,24 @@ def gmm_ari(X: np.ndarray, groups: Sequence, seed: int = 0, covariance_type: str
     return float(adjusted_rand_score(codes, clusters))
 
 
+def knn_chance(groups: Sequence) -> float:
+    """kNN agreement of a layout unrelated to the groups: ``sum_g p_g^2`` (``p_g`` = group share).
+
+    Examples
+    --------
+    >>> knn_chance(["a", "a", "a", "b"])
+    0.625
+    """
+    _, codes = _groups(groups)
+    p = np.bincount(codes) / len(codes)
+    return float((p ** 2).sum())
+
+
 def geometry_metrics(X: np.ndarray, groups: Sequence, k: int = 10, seed: int = 0) -> dict[str, float]:
-    """``{"knn_agreement", "centroid_separation", "gmm_ari", "n", "n_groups"}`` for one grouping."""
+    """``{"knn_agreement", "knn_chance", "centroid_separation", "gmm_ari", "n", "n_groups"}`` for one grouping."""
     names, _ = _groups(groups)
-    return {"knn_agreement": knn_agreement(X, groups, k), "centroid_separation": centroid_separation(X, groups),
+    return {"knn_agreement": knn_agreement(X, groups, k), "knn_chance": knn_chance(groups),
+            "centroid_separation": centroid_separation(X, groups),
             "gmm_ari": gmm_ari(X, groups, seed=seed), "n": int(len(X)), "n_groups": int(len(names))}
 
 

@@ -12,11 +12,21 @@ Work folder::
     <workdir>/labels/<dataset>/groups.npy                         patient groups (optional)
     <workdir>/results/<job key>.json                              one small file per finished job
     <workdir>/skipped.csv                                         cells that could not run, and why
+    <workdir>/cells.csv                                           n, class counts and k of every cell
 
 Resumability: a job writes its result file atomically (temporary file + rename) when it finishes;
 :func:`run_jobs` runs only the jobs whose file is missing, so an interrupted grid restarts where
 it stopped. A job's key is a hash of all of its fields (grid and seeds included): changing the
 grid gives new keys instead of reusing stale results.
+
+Small datasets (``small_data=True``, what ``ecgfoundry bench`` uses): a size the dataset cannot
+fill but whose bin it lies in takes all of its records (:func:`ecgfoundry.bench.scarcity.fit_size`),
+and the number of outer folds is lowered to the smaller class count of the subset when that is
+below ``k`` (at least :data:`MIN_PER_CLASS` records of each class are needed: two folds, and two
+records of each class left for the inner search). The actual ``n``, class counts and ``k`` of
+every cell are in ``cells.csv``, in every job (``n``, ``k``) and in the summary tables. A fold
+whose training part still has too few records of a class (possible with patient groups) is
+recorded with ``f1`` NaN and its reason in ``error``, and left out of the medians.
 
 Schedulers: ``scheduler="local"`` runs the jobs with joblib (``n_jobs`` processes);
 any other string is the address of a ``dask.distributed`` scheduler (``"tcp://host:8786"``) and
@@ -40,10 +50,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ecgfoundry.bench.embed import POOLINGS, EmbeddingCache, _safe, embed_store, ids_digest
-from ecgfoundry.bench.probes import (CLASSIFIERS, best_classifiers, evaluate_fold, outer_folds, resolve_grid,
-                                     summarize_folds)
-from ecgfoundry.bench.scarcity import SIZES, Skip, balanced_subset, check_sizes
-from ecgfoundry.bench.tasks import DEFAULT_TASKS, TaskUnavailable, parse_task, task_labels
+from ecgfoundry.bench.probes import (CLASSIFIERS, TooFewRecords, best_classifiers, evaluate_fold, outer_folds,
+                                     resolve_grid, summarize_folds)
+from ecgfoundry.bench.scarcity import SIZES, Skip, balanced_subset, check_sizes, fit_size
+from ecgfoundry.bench.tasks import DEFAULT_TASKS, TaskUnavailable, parse_task, resolve_task
 from ecgfoundry.progress import track
 
 JOB_FIELDS = ("model", "dataset", "pooling", "task", "size", "n", "classifier", "fold", "k", "inner_k", "seed")
@@ -115,16 +125,18 @@ def result_path(workdir: str | Path, job: Job) -> Path:
 
 
 def save_labels(workdir: str | Path, dataset: str, task: str, y: np.ndarray, ids: Sequence[str],
-                groups: Sequence | None = None) -> Path:
-    """Store binary targets ``y (N,)`` of ``task`` on ``dataset`` (aligned with the embeddings' ids)."""
+                groups: Sequence | None = None, meta: Mapping[str, Any] | None = None) -> Path:
+    """Store binary targets ``y (N,)`` of ``task`` on ``dataset`` (aligned with the embeddings' ids);
+    ``meta`` (e.g. the label set and class the task was built from) is kept in the JSON beside them."""
     y = np.asarray(y).astype(np.int8).ravel()
     if len(y) != len(ids):
         raise ValueError(f"{len(y)} labels for {len(ids)} ids")
     p = labels_path(workdir, dataset, task)
     p.parent.mkdir(parents=True, exist_ok=True)
     np.save(p, y)
-    p.with_suffix(".json").write_text(json.dumps({"dataset": dataset, "task": task, "n": int(len(y)),
-                                                  "n_pos": int(y.sum()), "ids_sha1": ids_digest(ids)}))
+    p.with_suffix(".json").write_text(json.dumps({**(meta or {}), "dataset": dataset, "task": task,
+                                                  "n": int(len(y)), "n_pos": int(y.sum()),
+                                                  "ids_sha1": ids_digest(ids)}))
     if groups is not None:
         # a record without a patient id is its own group
         g = np.asarray([str(x) if x is not None and str(x) not in ("", "nan") else f"\0record{i}"
@@ -160,11 +172,14 @@ def prepare(workdir: str | Path, sources: Mapping[str, Any] | Sequence[Any], sto
         for spec in tasks:
             task = parse_task(spec)
             try:
-                y = task_labels(store, task)
+                task = resolve_task(store, task)
             except TaskUnavailable as exc:
                 skips.append({"dataset": dataset, "task": task.name, "reason": str(exc)})
                 continue
-            save_labels(workdir, dataset, task.name, y, ids, groups)
+            Y, classes = store.labels(task.label_set)
+            y = (np.asarray(Y)[:, list(classes).index(task.cls)] > 0.5).astype(np.int8)
+            save_labels(workdir, dataset, task.name, y, ids, groups,
+                        meta={"label_set": task.label_set, "class": task.cls})
         for name, source in sources.items():
             if getattr(source, "name", None) != name:
                 source = _Renamed(source, name)
@@ -219,12 +234,18 @@ def run_job(job: Job, workdir: str | Path) -> dict:
     Xs, ys = np.asarray(X[sub.indices], dtype=np.float32), y[sub.indices]
     gs = None if groups is None else groups[sub.indices]
     train, test = outer_folds(ys, job.k, job.seed, gs)[job.fold]
-    res = evaluate_fold(job.classifier, Xs, ys, train, test, grid=job.grid, inner_k=job.inner_k, seed=job.seed,
-                        groups=gs)
+    try:
+        res = asdict(evaluate_fold(job.classifier, Xs, ys, train, test, grid=job.grid, inner_k=job.inner_k,
+                                   seed=job.seed, groups=gs))
+        error = ""
+    except TooFewRecords as exc:  # a fold of a tiny cell: recorded, not fatal
+        res = {"f1": float("nan"), "best_params": {}, "inner_f1": float("nan"), "n_train": len(train),
+               "n_test": len(test), "n_test_pos": int(ys[test].sum()), "seconds": 0.0}
+        error = str(exc)
     record = {**{f: getattr(job, f) for f in JOB_FIELDS}, "key": job.key,
               "grid": json.dumps([[k, list(v)] for k, v in job.grid], default=str),
-              "grouped": gs is not None, "n_pos": sub.n_pos, "n_neg": sub.n_neg, **asdict(res),
-              "best_params": json.dumps(res.best_params, sort_keys=True, default=str),
+              "grouped": gs is not None, "n_pos": sub.n_pos, "n_neg": sub.n_neg, **res,
+              "best_params": json.dumps(res["best_params"], sort_keys=True, default=str), "error": error,
               "host": socket.gethostname(), "pid": os.getpid(), "finished": time.time()}
     out = result_path(workdir, job)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -251,26 +272,37 @@ def pending_jobs(jobs: Sequence[Job], workdir: str | Path) -> list[Job]:
 # ---------------------------------------------------------------------------------------------
 # planning
 
-def plan(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], tasks: Sequence[str] = DEFAULT_TASKS,
-         sizes: Mapping[str, int] | None = None, classifiers: Sequence[str] = CLASSIFIERS,
-         poolings: Sequence[str] = ("last", "max"), k: int = 15, inner_k: int = 3, seed: int = 0,
-         grids: Mapping[str, Mapping[str, Sequence]] | None = None, group_by_patient: bool = True):
-    """All jobs of the grid over what ``workdir`` holds, and the cells that cannot run.
+MIN_PER_CLASS = 3
+"""Fewest records of a class a cell needs with ``small_data=True`` (2 outer folds, 2 left to train on)."""
 
-    A (dataset, task, size) is skipped, with its reason, when the task has no labels on the dataset,
-    or when the dataset cannot provide a subset of that size with at least ``k`` records of each class.
+CELL_COLUMNS = ["dataset", "task", "size", "n_nominal", "n", "n_pos", "n_neg", "k", "note"]
+
+
+def plan_cells(workdir: str | Path, datasets: Sequence[str], tasks: Sequence[str] = DEFAULT_TASKS,
+               sizes: Mapping[str, int] | None = None, k: int = 15, inner_k: int = 3, seed: int = 0,
+               small_data: bool = False):
+    """The (dataset, task, size) cells the labels in ``workdir`` allow, with their ``n`` and ``k``.
+
+    Parameters
+    ----------
+    small_data : bool
+        False: a cell needs ``n`` records and at least ``max(k, inner_k + 1)`` of each class in its
+        subset, else it is skipped. True: a size the dataset cannot fill takes all records when the
+        dataset lies in the size's bin, and ``k`` drops to the subset's smaller class count (at least
+        :data:`MIN_PER_CLASS`) -- see the module docstring.
 
     Returns
     -------
-    jobs : list of Job
-    skipped : DataFrame with ``dataset``, ``task``, ``size``, ``reason`` (also written to skipped.csv)
+    cells : DataFrame with :data:`CELL_COLUMNS` (``note`` says what was adapted, "" otherwise)
+    skipped : DataFrame with ``dataset``, ``task``, ``size``, ``reason``
     """
     import pandas as pd
 
     sizes = check_sizes(SIZES if sizes is None else sizes)
+    if k < 2:
+        raise ValueError(f"k (outer folds) must be at least 2, got {k}")
     task_names = [parse_task(t).name for t in tasks]
-    grid_of = {c: resolve_grid(c, grids) for c in classifiers}
-    jobs, skipped = [], []
+    cells, skipped = [], []
     for dataset, task in product(datasets, task_names):
         p = labels_path(workdir, dataset, task)
         if not p.exists():
@@ -279,16 +311,56 @@ def plan(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], ta
             continue
         y = np.load(p)
         for size, n in sizes.items():
-            sub = balanced_subset(y, n, seed, min_per_class=max(k, inner_k + 1), size=size)
+            n_eff, note = fit_size(size, n, len(y), fill_bins=small_data)
+            if n_eff is None:
+                skipped.append({"dataset": dataset, "task": task, "size": size, "reason": note})
+                continue
+            need = MIN_PER_CLASS if small_data else max(k, inner_k + 1)
+            sub = balanced_subset(y, n_eff, seed, min_per_class=need, size=size)
             if isinstance(sub, Skip):
                 skipped.append({"dataset": dataset, "task": task, "size": size, "reason": sub.reason})
                 continue
-            for model, pooling, clf, fold in product(models, poolings, classifiers, range(k)):
-                jobs.append(Job(model, dataset, pooling, task, size, n, clf, fold, k, inner_k, seed, grid_of[clf],
-                                group_by_patient))
-    skipped = pd.DataFrame(skipped, columns=["dataset", "task", "size", "reason"])
+            k_eff = min(k, sub.n_pos, sub.n_neg) if small_data else k
+            if k_eff < k:
+                note = "; ".join(x for x in (note, f"k = {k_eff} (a class has {min(sub.n_pos, sub.n_neg)} "
+                                                   f"records, fewer than {k})") if x)
+            cells.append({"dataset": dataset, "task": task, "size": size, "n_nominal": n, "n": sub.n,
+                          "n_pos": sub.n_pos, "n_neg": sub.n_neg, "k": k_eff, "note": note})
+    return (pd.DataFrame(cells, columns=CELL_COLUMNS),
+            pd.DataFrame(skipped, columns=["dataset", "task", "size", "reason"]))
+
+
+def plan(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], tasks: Sequence[str] = DEFAULT_TASKS,
+         sizes: Mapping[str, int] | None = None, classifiers: Sequence[str] = CLASSIFIERS,
+         poolings: Sequence[str] = ("last", "max"), k: int = 15, inner_k: int = 3, seed: int = 0,
+         grids: Mapping[str, Mapping[str, Sequence]] | None = None, group_by_patient: bool = True,
+         small_data: bool = False):
+    """All jobs of the grid over what ``workdir`` holds, and the cells that cannot run.
+
+    A (dataset, task, size) is skipped, with its reason, when the task has no labels on the dataset,
+    or when the dataset cannot provide a subset of that size with at least ``k`` records of each class
+    (with ``small_data``: see :func:`plan_cells`, which gives every cell's actual ``n`` and ``k``).
+
+    Returns
+    -------
+    jobs : list of Job
+    skipped : DataFrame with ``dataset``, ``task``, ``size``, ``reason`` (also written to skipped.csv;
+        the cells that run are written to cells.csv)
+    """
+    for pooling in poolings:
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    grid_of = {c: resolve_grid(c, grids) for c in classifiers}
+    cells, skipped = plan_cells(workdir, datasets, tasks, sizes, k, inner_k, seed, small_data)
+    jobs = []
+    for cell in cells.itertuples(index=False):
+        for model, pooling, clf in product(models, poolings, classifiers):
+            for fold in range(int(cell.k)):
+                jobs.append(Job(model, cell.dataset, pooling, cell.task, cell.size, int(cell.n), clf, fold,
+                                int(cell.k), inner_k, seed, grid_of[clf], group_by_patient))
     Path(workdir).mkdir(parents=True, exist_ok=True)
     skipped.to_csv(Path(workdir) / "skipped.csv", index=False)
+    cells.to_csv(Path(workdir) / "cells.csv", index=False)
     return jobs, skipped
 
 
@@ -368,6 +440,7 @@ class BenchResults:
     best: Any
     skipped: Any
     meta: dict = field(default_factory=dict)
+    cells: Any = None
 
     def save(self, out: str | Path) -> None:
         out = Path(out)
@@ -376,6 +449,8 @@ class BenchResults:
         self.summary.to_csv(out / "summary.csv", index=False)
         self.best.to_csv(out / "best_classifiers.csv", index=False)
         self.skipped.to_csv(out / "skipped.csv", index=False)
+        if self.cells is not None:
+            self.cells.to_csv(out / "cells.csv", index=False)
         (out / "run.json").write_text(json.dumps(self.meta, indent=2, default=str))
 
 
@@ -390,21 +465,25 @@ def run_grid(workdir: str | Path, models: Sequence[str], datasets: Sequence[str]
              sizes: Mapping[str, int] | None = None, classifiers: Sequence[str] = CLASSIFIERS,
              poolings: Sequence[str] = ("last", "max"), k: int = 15, inner_k: int = 3, seed: int = 0,
              grids: Mapping[str, Mapping[str, Sequence]] | None = None, group_by_patient: bool = True,
-             scheduler: Any = "local", n_jobs: int = 1, progress: bool = True) -> BenchResults:
+             scheduler: Any = "local", n_jobs: int = 1, progress: bool = True, small_data: bool = False
+             ) -> BenchResults:
     """:func:`plan` + :func:`run_jobs` + :func:`summarize` over the cached embeddings in ``workdir``."""
+    import pandas as pd
+
     start = time.perf_counter()
     jobs, skipped = plan(workdir, models, datasets, tasks, sizes, classifiers, poolings, k, inner_k, seed, grids,
-                         group_by_patient)
+                         group_by_patient, small_data)
+    cells = pd.read_csv(Path(workdir) / "cells.csv", keep_default_na=False)
     folds = run_jobs(jobs, workdir, scheduler, n_jobs, progress)
     if len(folds):
         summary, best = summarize(folds)
     else:
-        import pandas as pd
         summary, best = pd.DataFrame(), pd.DataFrame()
     meta = {"models": list(models), "datasets": list(datasets), "tasks": list(tasks),
             "sizes": check_sizes(SIZES if sizes is None else sizes), "classifiers": list(classifiers),
-            "poolings": list(poolings), "k": k, "inner_k": inner_k, "seed": seed,
+            "poolings": list(poolings), "k": k, "inner_k": inner_k, "seed": seed, "small_data": small_data,
             "grids": {c: resolve_grid(c, grids) for c in classifiers}, "group_by_patient": group_by_patient,
             "n_jobs_total": len(jobs), "n_jobs_ran": int(folds["ran_now"].sum()) if len(folds) else 0,
+            "n_folds_failed": int(folds["f1"].isna().sum()) if len(folds) else 0,
             "seconds": round(time.perf_counter() - start, 2)}
-    return BenchResults(folds, summary, best, skipped, meta)
+    return BenchResults(folds, summary, best, skipped, meta, cells)

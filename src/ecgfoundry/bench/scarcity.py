@@ -19,6 +19,11 @@ subset up to ``n`` (recorded as ``balanced=False`` with the achieved positive fr
 skipped, with the reason recorded, when the dataset has fewer than ``n`` records in all, or fewer
 than ``min_per_class`` records of either class (the stratified k-fold CV needs at least k of each).
 
+Small datasets (:func:`fit_size`): a dataset with fewer records than a size's ``n`` but at least the
+lower edge of that size's bin still belongs to the bin, so with ``fill_bins=True`` the size takes all
+of its records (20 Georgia records are an XS dataset of n = 20). Sizes whose bin starts above the
+dataset's record count are skipped. The achieved ``n`` is always recorded next to the size name.
+
 The subsets are nested (XS within S within M within L): one seeded permutation of the positives and
 one of the negatives, from which every size takes a prefix. Bigger sizes therefore only add data.
 """
@@ -118,3 +123,31 @@ def scarcity_subsets(y: np.ndarray, sizes: dict[str, int] | None = None, seed: i
     """:func:`balanced_subset` for every size (default :data:`SIZES`), nested, in the given order."""
     sizes = check_sizes(SIZES if sizes is None else sizes)
     return {name: balanced_subset(y, n, seed, min_per_class, size=name) for name, n in sizes.items()}
+
+
+def fit_size(size: str, n: int, n_records: int, fill_bins: bool = True) -> tuple[int | None, str]:
+    """The subset size to use for ``size`` (nominal ``n``) on a dataset of ``n_records`` records.
+
+    Returns
+    -------
+    n : int or None
+        ``n`` when the dataset has enough records; ``n_records`` when it has fewer but still lies in
+        the size's bin (and ``fill_bins``); None when the size cannot be filled.
+    note : str
+        Why ``n`` differs from the nominal size, or why the size is skipped ("" when it is as asked).
+
+    Examples
+    --------
+    >>> fit_size("XS", 250, 20)
+    (20, 'all 20 records (fewer than 250, still in the XS bin)')
+    >>> fit_size("S", 1000, 300)
+    (None, '300 records < 1000 (and below the S bin)')
+    """
+    if n_records >= n:
+        return n, ""
+    lo = SIZE_BINS.get(size, (None,))[0]
+    if fill_bins and lo is not None and n_records >= lo:
+        return n_records, f"all {n_records} records (fewer than {n}, still in the {size} bin)"
+    if lo is not None:
+        return None, f"{n_records} records < {n} (and below the {size} bin)"
+    return None, f"{n_records} records < {n}"
