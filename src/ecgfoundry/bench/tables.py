@@ -1,0 +1,109 @@
+"""The benchmark's tables (Filice et al., arXiv 2601.21830) as DataFrames, CSV and Markdown.
+
+* :func:`f1_table`: median F1 and IQR over the outer folds for every dataset x size x task x
+  pooling x model, one column per classifier, with the cell's actual ``n``, positives and ``k``.
+* :func:`headline_table`: the same cells with each model's best classifier on that dataset (the
+  paper's "best classifier per model and dataset"), models side by side.
+* :func:`best_table`: the best classifier per model and dataset.
+* :func:`separability_table` / :func:`shared_table`: the representation analysis (label- and
+  dataset-level kNN@10 agreement, centroid separation, GMM ARI; shared top-k SHAP features).
+
+Markdown is written here (no extra dependency); numbers are rounded for reading only, the CSV
+files keep full precision.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+
+SIZE_ORDER = {"XS": 0, "S": 1, "M": 2, "L": 3}
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if isinstance(x, float):
+        return "–" if pd.isna(x) else f"{x:.{digits}f}"
+    return "" if x is None else str(x)
+
+
+def to_markdown(df: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (floats to ``digits`` decimals, NaN as "–")."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v, digits).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _order(df: pd.DataFrame, datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    keys = []
+    if "dataset" in df.columns and datasets:
+        rank = {d: i for i, d in enumerate(datasets)}
+        df = df.assign(_d=df["dataset"].map(lambda d: rank.get(d, len(rank))))
+        keys.append("_d")
+    if "size" in df.columns:
+        df = df.assign(_s=df["size"].map(lambda s: SIZE_ORDER.get(s, 9)))
+        keys.append("_s")
+    keys += [c for c in ("task", "pooling", "model") if c in df.columns]
+    return df.sort_values(keys, kind="stable").drop(columns=[c for c in ("_d", "_s") if c in df.columns])
+
+
+def _cell(median: float, iqr: float) -> str:
+    return "–" if pd.isna(median) else f"{median:.3f} ({iqr:.3f})"
+
+
+def add_cells(summary: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with each cell's ``n``, ``n_pos``, ``n_neg``, ``k`` (from ``cells.csv``)."""
+    cols = ["dataset", "task", "size", "n", "n_pos", "n_neg", "k"]
+    return summary.merge(cells[cols], on=["dataset", "task", "size"], how="left")
+
+
+def f1_table(summary: pd.DataFrame, cells: pd.DataFrame, classifiers: Sequence[str],
+             datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Wide table: one row per dataset x size x task x pooling x model, "median (IQR)" per classifier."""
+    s = add_cells(summary, cells)
+    s["value"] = [_cell(m, i) for m, i in zip(s["f1_median"], s["f1_iqr"])]
+    index = ["dataset", "size", "n", "n_pos", "k", "task", "pooling", "model"]
+    wide = s.pivot_table(index=index, columns="classifier", values="value", aggfunc="first").reset_index()
+    wide.columns.name = None
+    for c in classifiers:
+        if c not in wide.columns:
+            wide[c] = "–"
+    return _order(wide[index + list(classifiers)], datasets).reset_index(drop=True)
+
+
+def headline_table(summary: pd.DataFrame, best: pd.DataFrame, cells: pd.DataFrame, models: Sequence[str],
+                   datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows dataset x size x task x pooling, one column per model: its best classifier's
+    "median (IQR)" on that dataset, and the classifier's name."""
+    s = add_cells(summary, cells).merge(best[["model", "dataset", "classifier"]], on=["model", "dataset", "classifier"])
+    s["value"] = [f"{_cell(m, i)} {c}" for m, i, c in zip(s["f1_median"], s["f1_iqr"], s["classifier"])]
+    index = ["dataset", "size", "n", "k", "task", "pooling"]
+    wide = s.pivot_table(index=index, columns="model", values="value", aggfunc="first").reset_index()
+    wide.columns.name = None
+    for m in models:
+        if m not in wide.columns:
+            wide[m] = "–"
+    return _order(wide[index + list(models)], datasets).reset_index(drop=True)
+
+
+def best_table(best: pd.DataFrame, datasets: Sequence[str] | None = None) -> pd.DataFrame:
+    """The best classifier per model and dataset, with the mean over its cells of median F1 and IQR."""
+    out = best.rename(columns={"f1_median_mean": "mean median F1", "f1_iqr_mean": "mean IQR",
+                               "n_cells": "cells"})
+    return _order(out, datasets).reset_index(drop=True)
+
+
+def separability_table(rows: list[dict]) -> pd.DataFrame:
+    """Label- and dataset-level geometry per model x task (one row per level)."""
+    cols = ["model", "task", "pooling", "level", "knn_agreement", "knn_chance", "centroid_separation", "gmm_ari", "n",
+            "n_groups", "datasets"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def shared_table(rows: list[dict]) -> pd.DataFrame:
+    """Shared top-k SHAP features per model x task: mean pairwise rate, shared by all, chance rate k/D."""
+    cols = ["model", "task", "pooling", "k", "dim", "chance_rate", "mean_pairwise_rate", "shared_by_all",
+            "shared_by_all_rate", "datasets"]
+    return pd.DataFrame(rows, columns=cols)
