@@ -582,6 +582,8 @@ def _section_bench(ctx: _Ctx) -> Section:
     if bench.summary:
         flat = []
         for k, v in bench.summary.items():
+            if v is None or (isinstance(v, (dict, list, str)) and not v):
+                continue  # empty entries say nothing
             text = json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)
             if len(text) > 200:
                 text = f"({len(v)} entries, see summary.json)" if isinstance(v, (dict, list)) else text[:197] + "..."
