@@ -218,9 +218,12 @@ def fit_probe(classifier: str, X: np.ndarray, y: np.ndarray, grid=None, inner_k:
     y = np.asarray(y).astype(int)
     spec = PROBES[classifier]
     inner_k = int(min(inner_k, min(np.bincount(y, minlength=2))))
+    if groups is not None:  # a grouped inner fold needs a patient of each class on both sides
+        g = np.asarray(groups)
+        inner_k = int(min(inner_k, *(len(np.unique(g[y == c])) for c in (0, 1))))
     if inner_k < 2:
-        raise TooFewRecords(f"{classifier}: the training data needs at least 2 records of each class, "
-                            f"got {np.bincount(y, minlength=2).tolist()}")
+        raise TooFewRecords(f"{classifier}: the training data needs at least 2 records (and patients) of each "
+                            f"class, got {np.bincount(y, minlength=2).tolist()} records")
     search = make_search(classifier, grid, inner_k, seed, n_jobs, grouped=groups is not None)
     weight_key = f"{spec.step}__sample_weight" if spec.step else "sample_weight"
     fit_params = {weight_key: balanced_weights(y)}

@@ -75,7 +75,7 @@ def parse_task(spec: str | Task) -> Task:
         name, _, rest = spec.partition("=")
         name = name.strip()
         parts = [parse_task(x) for x in rest.split("|") if x.strip()]
-        if not name or not parts or any(p.alternatives or "=" in p.name for p in parts):
+        if not name or not parts or "=" in rest:
             raise ValueError(f"task {spec!r}: expected NAME=label_set:class|label_set:class|...")
         return Task(name, parts[0].label_set, parts[0].cls, tuple((p.label_set, p.cls) for p in parts[1:]))
     if ":" in spec:

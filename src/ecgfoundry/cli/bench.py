@@ -126,6 +126,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+CONNECT_TIMEOUT = "15s"
+
+
 def _connect(address: str):
     from ecgfoundry.cli.main import UsageError
 
@@ -134,7 +137,7 @@ def _connect(address: str):
     except ImportError:
         raise UsageError("--scheduler needs dask.distributed", hint="pip install 'dask[distributed]'") from None
     try:
-        return Client(address, timeout="15s")
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {address} ({exc})",
                          hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, "
@@ -190,7 +193,9 @@ def run(args) -> int:
         try:
             sources[spec.label] = open_source(spec, device=args.device, batch_size=args.batch_size)
         except WeightsNotFoundError as exc:
-            raise UsageError(str(exc), hint=f"download the weights, then pass --weights {spec.target}=PATH") from None
+            msg = str(exc).replace("--weights PATH", f"--weights {spec.target}=PATH")
+            raise UsageError(msg, hint=f"put the weights file anywhere local and pass --weights {spec.target}=PATH"
+                             ) from None
     rates = sorted({float(s.fs) for s in sources.values() if getattr(s, "fs", None)})
     if len(rates) > 1:
         raise UsageError(f"the checkpoints expect different sampling rates ({', '.join(f'{r:g} Hz' for r in rates)})",
