@@ -105,3 +105,22 @@ def test_study_help_has_example(capsys):
     with pytest.raises(SystemExit):
         main(["study", "contrastive-robustness", "--help"])
     assert "examples:" in capsys.readouterr().out
+
+
+def test_run_held_by_a_live_process_is_skipped_and_a_stale_lock_taken_over(tmp_path, study_store, capsys):
+    import os
+    import subprocess
+
+    out = tmp_path / "study"
+    run = out / "runs" / "simclr-seed5"
+    run.mkdir(parents=True)
+    (run / "running.lock").write_text(str(os.getppid()))             # a live process holds it
+    argv = _argv(study_store, out, "--objectives", "simclr", "--seeds", "5")
+    assert main(argv) == 0
+    assert "being computed by another process" in capsys.readouterr().out
+    assert not (run / "robustness.json").exists() and not (out / "report.md").exists()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (run / "running.lock").write_text(str(dead.pid))                 # its process is gone: stale
+    assert main(argv) == 0
+    assert (run / "robustness.json").exists() and not (run / "running.lock").exists()

@@ -13,6 +13,9 @@ per objective with the seed spread) in ``--out``; checkpoints in ``--work`` (def
 Resumable: finished runs (``robustness.json`` in their folder) are skipped, an interrupted
 pretraining continues from its last checkpoint; the settings are saved in ``WORK/study.json`` and a
 rerun with different settings in the same folder is refused (adding objectives or seeds is fine).
+Several processes may work on one study at once (e.g. ``--seeds 0,1,2`` and ``--seeds 2,1,0``): a run
+being computed by a live process holds ``running.lock`` in its folder and the others skip it; the
+tables cover the finished runs, so a last invocation after all workers are done writes the full ones.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import time
 from pathlib import Path
@@ -183,6 +187,37 @@ class _TextEncoders:
         return self._cache[key]
 
 
+def _take_lock(run_dir: Path) -> bool:
+    """Create ``run_dir/running.lock`` holding this process id; False when a live process holds it
+    (a lock left by a dead process is taken over)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / "running.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            alive = pid > 0 and pid != os.getpid()
+            if alive:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    alive = False
+                except PermissionError:
+                    pass
+            if alive:
+                return False
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        return True
+    return False
+
+
 def _finite(x):
     if isinstance(x, dict):
         return {k: _finite(v) for k, v in x.items()}
@@ -194,16 +229,10 @@ def _finite(x):
 
 
 def run_contrastive_robustness(args) -> int:
-    import pandas as pd
-    import torch
-
-    from ecgfoundry.checkpoint import load_model
     from ecgfoundry.cli.main import UsageError
-    from ecgfoundry.eval.robustness_study import plot_curves, probe_and_attack, runs_table, summarize
+    from ecgfoundry.eval.robustness_study import plot_curves, runs_table, summarize
     from ecgfoundry.io.store import HarmonizeSpec, open_store
     from ecgfoundry.progress import track
-    from ecgfoundry.train.config import TrainConfig
-    from ecgfoundry.train.loop import pretrain
 
     _check(args)
     progress = not args.no_progress
@@ -227,7 +256,7 @@ def run_contrastive_robustness(args) -> int:
     store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root,
                        progress=progress, **kw)
     texts = _TextEncoders()
-    results, timings = [], []
+    results, busy = [], []
     grid = [(seed, obj) for seed in args.seeds for obj in args.objectives]
     start = time.perf_counter()
     for seed, obj in track(grid, f"{len(grid)} runs ({len(args.objectives)} objectives x {len(args.seeds)} seeds)",
@@ -238,29 +267,20 @@ def run_contrastive_robustness(args) -> int:
             results.append(json.loads(result_path.read_text()))
             print(f"{obj} seed {seed}: done before, skipped")
             continue
-        cfg = _model_config(args, obj)
-        warmup = min(100, max(1, args.steps // 10))
-        train_cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=warmup,
-                                seed=seed, log_every=max(1, min(25, args.steps)),
-                                checkpoint_every=max(1, min(args.steps, 100)))
-        text_encoder = texts.get(cfg)
-        t0 = time.perf_counter()
-        resume = (run_dir / "checkpoints" / "latest").exists()
-        torch.manual_seed(seed)
-        summary = pretrain(cfg, train_cfg, store, run_dir, resume=resume, progress=progress, text_encoder=text_encoder)
-        t1 = time.perf_counter()
-        model = load_model(run_dir, text_encoder=text_encoder)
-        res = probe_and_attack(model, store, args.label_set, seed, args.attacks, args.eps, args.eps_unit,
-                               pgd_steps=args.pgd_steps, attack_n=args.attack_n, progress=progress)
-        t2 = time.perf_counter()
-        res.update(objective=obj, seed=seed, encoder=args.encoder, steps=int(summary.get("steps", args.steps)),
-                   pretrain_wall_s=round(t1 - t0, 2), eval_wall_s=round(t2 - t1, 2))
-        result_path.write_text(json.dumps(_finite(res), indent=2))
+        if not _take_lock(run_dir):
+            busy.append(f"{obj}-seed{seed}")
+            print(f"{obj} seed {seed}: being computed by another process, skipped")
+            continue
+        try:
+            res = _one_run(args, store, texts, obj, seed, run_dir)
+        finally:
+            (run_dir / "running.lock").unlink(missing_ok=True)
         results.append(res)
-        print(f"{obj} seed {seed}: clean AUROC {res['clean']['auroc']:.3f}, accuracy {res['clean']['accuracy']:.3f} "
-              f"(pretrain {t1 - t0:.0f} s, probe + attacks {t2 - t1:.0f} s)")
     elapsed = time.perf_counter() - start
     timings = [r.get("pretrain_wall_s", 0) + r.get("eval_wall_s", 0) for r in results]
+    if not results:
+        print(f"no finished run yet ({len(busy)} being computed by other processes): no tables written")
+        return 0
 
     table = runs_table(results)
     summary = summarize(table, args.objectives)
@@ -270,10 +290,47 @@ def run_contrastive_robustness(args) -> int:
     plot_curves(table, out / "robustness.png", title=f"{store.name} / {label_set}: linear probe on frozen "
                 f"{args.encoder} encoders, {args.steps} pretraining steps, seeds {','.join(map(str, args.seeds))}",
                 eps_unit=args.eps_unit)
-    report = _report(args, store, label_set, results, summary, sum(timings), elapsed)
+    report = _report(args, store, label_set, results, summary, sum(timings), elapsed, busy)
     (out / "report.md").write_text(report)
+    if busy:
+        print(f"note: {len(busy)} run(s) still being computed by other processes ({', '.join(busy)}); "
+              "the tables cover the finished runs: run the same command again when they are done")
     print(f"wrote {out / 'report.md'}, {out / 'summary.csv'}, {out / 'runs.csv'}, {out / 'robustness.png'}")
     return 0
+
+
+def _one_run(args, store, texts: _TextEncoders, obj: str, seed: int, run_dir: Path) -> dict:
+    """Pretrain (or resume) one objective with one seed, then probe and attack it; writes
+    ``run_dir/robustness.json`` and returns its content."""
+    import torch
+
+    from ecgfoundry.checkpoint import load_model
+    from ecgfoundry.eval.robustness_study import probe_and_attack
+    from ecgfoundry.train.config import TrainConfig
+    from ecgfoundry.train.loop import pretrain
+
+    progress = not args.no_progress
+    cfg = _model_config(args, obj)
+    warmup = min(100, max(1, args.steps // 10))
+    train_cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=warmup,
+                            seed=seed, log_every=max(1, min(25, args.steps)),
+                            checkpoint_every=max(1, min(args.steps, 100)))
+    text_encoder = texts.get(cfg)
+    t0 = time.perf_counter()
+    resume = (run_dir / "checkpoints" / "latest").exists()
+    torch.manual_seed(seed)
+    summary = pretrain(cfg, train_cfg, store, run_dir, resume=resume, progress=progress, text_encoder=text_encoder)
+    t1 = time.perf_counter()
+    model = load_model(run_dir, text_encoder=text_encoder)
+    res = probe_and_attack(model, store, args.label_set, seed, args.attacks, args.eps, args.eps_unit,
+                           pgd_steps=args.pgd_steps, attack_n=args.attack_n, progress=progress)
+    t2 = time.perf_counter()
+    res.update(objective=obj, seed=seed, encoder=args.encoder, steps=int(summary.get("steps", args.steps)),
+               pretrain_wall_s=round(t1 - t0, 2), eval_wall_s=round(t2 - t1, 2))
+    (run_dir / "robustness.json").write_text(json.dumps(_finite(res), indent=2))
+    print(f"{obj} seed {seed}: clean AUROC {res['clean']['auroc']:.3f}, accuracy {res['clean']['accuracy']:.3f} "
+          f"(pretrain {t1 - t0:.0f} s, probe + attacks {t2 - t1:.0f} s)", flush=True)
+    return res
 
 
 def _gap_rows(summary, attack_set_is_test: bool) -> list[str]:
@@ -296,7 +353,8 @@ def _gap_rows(summary, attack_set_is_test: bool) -> list[str]:
     return lines
 
 
-def _report(args, store, label_set, results, summary, run_seconds: float, elapsed: float) -> str:
+def _report(args, store, label_set, results, summary, run_seconds: float, elapsed: float,
+            busy: list[str] | None = None) -> str:
     from ecgfoundry.eval.robustness_study import markdown_table
 
     r0 = results[0] if results else {}
@@ -323,4 +381,7 @@ def _report(args, store, label_set, results, summary, run_seconds: float, elapse
         "`gap / sd` below about 2 means the objectives are not distinguishable with these seeds.", "",
         "![AUROC against epsilon](robustness.png)", "",
         "Files: `runs.csv` (every run and condition), `summary.csv` (mean / sd / number of seeds).", ""]
+    if busy:
+        lines[1:1] = ["", f"**Incomplete**: {len(busy)} run(s) were still being computed by other processes "
+                          f"({', '.join(busy)}); rerun the command when they are done."]
     return "\n".join(lines)
