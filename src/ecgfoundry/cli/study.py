@@ -318,6 +318,8 @@ def _one_run(args, store, texts: _TextEncoders, obj: str, seed: int, run_dir: Pa
     text_encoder = texts.get(cfg)
     t0 = time.perf_counter()
     resume = (run_dir / "checkpoints" / "latest").exists()
+    if not resume and (run_dir / "metrics.csv").exists():  # an attempt stopped before its first checkpoint
+        (run_dir / "metrics.csv").unlink()
     torch.manual_seed(seed)
     summary = pretrain(cfg, train_cfg, store, run_dir, resume=resume, progress=progress, text_encoder=text_encoder)
     t1 = time.perf_counter()
