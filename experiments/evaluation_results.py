@@ -66,6 +66,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eps", default="0.005,0.01,0.02,0.05", help="attack budgets in mV")
     p.add_argument("--pgd-steps", type=int, default=5)
+    p.add_argument("--attack-records", type=int, default=500, help="test records attacked by FGSM / PGD")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--out", type=Path, default=REPO / "results" / "evaluation")
     p.add_argument("--overwrite", action="store_true")
@@ -80,11 +81,11 @@ def main() -> int:
         cmds = commands.setdefault(ds, [])
         if not (REPO / ref / "reference.json").exists():
             cmds.append(run(["reference", "train", "--data", spec["data"], "--label-set", spec["label_set"],
-                             "--encoder", "resnet18-cpu", "--epochs", "15", "--patience", "4",
+                             "--encoder", "resnet18-cpu", "--epochs", "10", "--patience", "3",
                              "--seed", str(args.seed), "--out", ref, "--overwrite", "--no-progress"]))
         else:
             cmds.append(f"ecgfoundry reference train --data {spec['data']} --label-set {spec['label_set']} "
-                        f"--encoder resnet18-cpu --epochs 15 --patience 4 --seed {args.seed} --out {ref}  (reused)")
+                        f"--encoder resnet18-cpu --epochs 10 --patience 3 --seed {args.seed} --out {ref}  (reused)")
         for m, run_dir in spec["models"].items():
             out = args.out / ds / m
             if (out / "metrics.json").exists() and not args.overwrite:
@@ -96,7 +97,7 @@ def main() -> int:
                    "--reference", ref, "--protocol", "all", "--missingness", "lead,temporal,joint",
                    "--mode", "rand,hard", "--n-candidates", "8", "--seed", str(args.seed), "--n-boot", str(args.n_boot),
                    "--eps", args.eps, "--eps-unit", "mV", "--norm", "linf", "--pgd-steps", str(args.pgd_steps),
-                   "--out", str(out.relative_to(REPO)), "--no-progress"]
+                   "--attack-records", str(args.attack_records), "--out", str(out.relative_to(REPO)), "--no-progress"]
             if m != "scar":
                 cmd += ["--attack-masker", spec["models"]["scar"]]
             cmds.append(run(cmd))

@@ -61,6 +61,8 @@ def register(sub) -> None:
                    help="attacks: fgsm,pgd (default none; fgsm,pgd with --protocol adversarial)")
     p.add_argument("--attack-masker", type=Path, default=None,
                    help="SCAR run whose masker attacks (default: the model's own, if it has one)")
+    p.add_argument("--attack-records", type=int, default=None,
+                   help="run FGSM / PGD on a seeded random subset of this many test records (default all)")
     p.add_argument("--attack-budget", type=float, default=None, help="masker attack budget rho (default: the masker's)")
     p.add_argument("--eps", type=_csv(float), default=(0.01, 0.05), help="attack budgets (default 0.01,0.05)")
     p.add_argument("--eps-unit", choices=("mV", "std"), default="mV", help="unit of --eps (default mV)")
@@ -106,7 +108,7 @@ def run(args) -> int:
                                linear_probe=args.linear_probe or "probe" in protocols,
                                attacks=attacks, eps=args.eps, eps_unit=args.eps_unit, norm=args.norm,
                                pgd_steps=args.pgd_steps, masker_attack=masker_attack,
-                               attack_budget=args.attack_budget, batch_size=args.batch_size, progress=progress)
+                               attack_budget=args.attack_budget, attack_records=args.attack_records, batch_size=args.batch_size, progress=progress)
     except ValueError as exc:
         raise UsageError(str(exc), hint="see `ecgfoundry evaluate --help`") from None
     store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root, progress=progress)

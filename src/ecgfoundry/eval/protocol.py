@@ -52,6 +52,7 @@ class EvaluateOptions:
     pgd_steps: int = 10
     masker_attack: bool = False               # the adversarial masker as a test-time attack
     attack_budget: float | None = None        # its rho (default: the masker's own)
+    attack_records: int | None = None         # FGSM / PGD on a seeded subset of this many test records
     batch_size: int = 128
     progress: bool = True
 
@@ -301,8 +302,12 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
         if result.probes:
             heads["linear_probe"] = ProbeHead(model, result.probes[-1].probe)
         rows = []
+        sub = np.arange(len(test.signal))
+        if opts.attack_records is not None and opts.attack_records < len(sub):
+            sub = np.sort(np.random.default_rng(opts.seed).choice(len(sub), opts.attack_records, replace=False))
+        metrics["adversarial_records"] = int(len(sub))
         for name, head in heads.items():
-            for r in adversarial_curve(head, test.signal, test.observed, test.labels, classes, opts.attacks,
+            for r in adversarial_curve(head, test.signal[sub], test.observed[sub], test.labels[sub], classes, opts.attacks,
                                        opts.eps, opts.norm, opts.eps_unit, opts.pgd_steps, opts.seed,
                                        opts.batch_size, opts.progress):
                 rows.append({"head": name, **r})
@@ -448,7 +453,7 @@ def markdown_report(metrics: dict[str, Any]) -> str:
             lines.append(f"| {r['fraction']:g} | {r['n_train']} | {r['best_epoch']} | {_fmt(r['val_auroc'])} | "
                          f"{_fmt(r['test_auroc'], ci)} | {_fmt(r['test_auprc'])} | {_fmt(r['test_f1'])} |")
     if metrics.get("adversarial"):
-        lines += ["", "## Adversarial robustness", "", "| head | attack | eps | norm | macro AUROC | top-1 accuracy |",
+        lines += ["", "## Adversarial robustness", "", f"On {metrics.get('adversarial_records', metrics['n_test'])} test records.", "", "| head | attack | eps | norm | macro AUROC | top-1 accuracy |",
                   "|---|---|---|---|---|---|"]
         for r in metrics["adversarial"]:
             lines.append(f"| {r['head']} | {r['attack']} | {r['eps']:g} {r['eps_unit']} | {r['norm']} | "
