@@ -21,7 +21,8 @@ Cache layout (one folder per source and dataset)::
     <root>/<source>/<dataset>/<pooling>.json   source, dataset, pooling, n, dim, ids, ids_sha1, ...
 
 Every pooling of a dataset is computed in the same pass over the data, so a grid over poolings
-embeds each record once; a later call finds the files and never re-embeds.
+embeds each record once; a later call finds the files and never re-embeds, unless the records or
+the source's ``fingerprint`` (its weights, when the source has one) changed.
 """
 
 from __future__ import annotations
@@ -151,6 +152,13 @@ def embed_batches(source: Any, batches: Iterable, poolings: Sequence[str] = POOL
     return {p: np.concatenate(v) for p, v in parts.items()}, n_empty
 
 
+def source_fingerprint(source: Any) -> str | None:
+    """What identifies a source's weights (``source.fingerprint``, e.g. a hash of the checkpoint file):
+    cached embeddings of a source whose fingerprint changed are recomputed, not reused."""
+    fp = getattr(source, "fingerprint", None)
+    return str(fp) if fp is not None else None
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
 
@@ -186,14 +194,18 @@ class EmbeddingCache:
     def path(self, source: str, dataset: str, pooling: str) -> Path:
         return self.root / _safe(source) / _safe(dataset) / f"{_safe(pooling)}.npy"
 
-    def has(self, source: str, dataset: str, pooling: str, ids: Sequence[str] | None = None) -> bool:
+    def has(self, source: str, dataset: str, pooling: str, ids: Sequence[str] | None = None,
+            fingerprint: str | None = None) -> bool:
+        """True when the entry exists (for the same record ``ids`` and source ``fingerprint`` when given)."""
         p = self.path(source, dataset, pooling)
         if not (p.exists() and p.with_suffix(".json").exists()):
             return False
-        if ids is None:
+        if ids is None and fingerprint is None:
             return True
         meta = json.loads(p.with_suffix(".json").read_text())
-        return meta.get("ids_sha1") == ids_digest(ids)
+        if ids is not None and meta.get("ids_sha1") != ids_digest(ids):
+            return False
+        return fingerprint is None or meta.get("fingerprint") == fingerprint
 
     def load(self, source: str, dataset: str, pooling: str, mmap: bool = True) -> Embeddings:
         p = self.path(source, dataset, pooling)
@@ -251,7 +263,8 @@ def embed_store(source: Any, store: Any, cache: EmbeddingCache | str | Path | No
     idx = np.arange(len(store)) if indices is None else np.asarray(indices)
     ids = [f"{store.name}/{r}" for r in store.table["record_id"].to_numpy()[idx]]
     out: dict[str, Embeddings] = {}
-    todo = [p for p in poolings if cache is None or not cache.has(name, dataset, p, ids)]
+    fingerprint = source_fingerprint(source)
+    todo = [p for p in poolings if cache is None or not cache.has(name, dataset, p, ids, fingerprint)]
     for p in poolings:
         if p not in todo:
             out[p] = cache.load(name, dataset, p)
@@ -262,7 +275,7 @@ def embed_store(source: Any, store: Any, cache: EmbeddingCache | str | Path | No
                                         progress=progress, total=len(chunks),
                                         description=f"embedding {dataset} with {name}")
         meta = {"n_empty": n_empty, "seconds": round(time.perf_counter() - start, 3),
-                "store": str(getattr(store, "path", ""))}
+                "store": str(getattr(store, "path", "")), "fingerprint": fingerprint}
         for p in todo:
             out[p] = Embeddings(pooled[p], ids, name, dataset, p, meta)
             if cache is not None:

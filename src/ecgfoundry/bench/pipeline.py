@@ -282,7 +282,7 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
                 rep_skips.append({"model": model, "task": task, "reason": str(exc)})
     t_repr = time.perf_counter() - t0 - t_embed - t_grid
 
-    tables = write_outputs(out, res, skipped, reps, rep_skips, models, names, opts)
+    tables = write_outputs(out, res, skipped, reps, rep_skips, models, names, opts, (info or {}).get("command"))
     summary = {
         **dict(info or {}),
         "options": opts.to_dict(),
@@ -304,7 +304,7 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
 
 
 def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dict], models: Sequence[str],
-                  datasets: Sequence[str], opts: BenchOptions) -> dict:
+                  datasets: Sequence[str], opts: BenchOptions, command: str | None = None) -> dict:
     """Tables (CSV + ``tables.md``) and figures from the grid results and representation analyses."""
     import pandas as pd
 
@@ -359,12 +359,14 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
         tdir / "shared_features_pairs.csv", index=False)
     figures.plot_shared_features(panels, fdir / "shared_features.png")
 
-    md = ["# Holistic benchmark of frozen embeddings", "",
-          f"Median F1 of the positive class over the outer folds of a class-balanced stratified k-fold CV "
-          f"(k = {opts.k}, lowered to a cell's smaller class count on small data; `k` column), with the "
-          f"IQR in brackets; hyper-parameters tuned by an inner {opts.inner_k}-fold grid search "
-          f"(grid preset `{opts.grid}`) on the training folds only. `n` = records in the cell's subset, "
-          f"`n_pos` = positives. Seed {opts.seed}.", ""]
+    md = ["# Holistic benchmark of frozen embeddings", ""]
+    if command:
+        md += ["```", command, "```", ""]
+    md += [f"Median F1 of the positive class over the outer folds of a class-balanced stratified k-fold CV "
+           f"(k = {opts.k}, lowered to a cell's smaller class count on small data; `k` column), with the "
+           f"IQR in brackets; hyper-parameters tuned by an inner {opts.inner_k}-fold grid search "
+           f"(grid preset `{opts.grid}`) on the training folds only. `n` = records in the cell's subset, "
+           f"`n_pos` = positives. Seed {opts.seed}.", ""]
     if len(headline):
         md += ["## Headline: each model's best classifier per dataset", "",
                "Cells: median F1 (IQR) and the classifier, chosen per model and dataset as the one with the "

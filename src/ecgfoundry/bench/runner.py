@@ -56,7 +56,8 @@ from ecgfoundry.bench.scarcity import SIZES, Skip, balanced_subset, check_sizes,
 from ecgfoundry.bench.tasks import DEFAULT_TASKS, TaskUnavailable, parse_task, resolve_task
 from ecgfoundry.progress import track
 
-JOB_FIELDS = ("model", "dataset", "pooling", "task", "size", "n", "classifier", "fold", "k", "inner_k", "seed")
+JOB_FIELDS = ("model", "dataset", "pooling", "task", "size", "n", "classifier", "fold", "k", "inner_k", "seed",
+              "data")
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class Job:
         The hyper-parameter grid (from :func:`ecgfoundry.bench.probes.resolve_grid`).
     group_by_patient : bool
         Keep a patient's records in one fold when the work folder has patient groups.
+    data : str
+        Digest of the embeddings (source fingerprint, record ids) and labels the job reads, set by
+        :func:`plan`: new embeddings or labels give new keys, so stale results are never reused.
     """
 
     model: str
@@ -96,6 +100,7 @@ class Job:
     seed: int = 0
     grid: tuple = ()
     group_by_patient: bool = True
+    data: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.fold < self.k:
@@ -272,6 +277,20 @@ def pending_jobs(jobs: Sequence[Job], workdir: str | Path) -> list[Job]:
 # ---------------------------------------------------------------------------------------------
 # planning
 
+def data_digest(workdir: str | Path, model: str, dataset: str, pooling: str, task: str) -> str:
+    """12 hex digits identifying the embeddings (fingerprint, ids) and labels (values, groups) of a cell."""
+    h = hashlib.sha1()
+    emb = EmbeddingCache(Path(workdir) / "embeddings").path(model, dataset, pooling).with_suffix(".json")
+    if emb.exists():
+        meta = json.loads(emb.read_text())
+        h.update(json.dumps([meta.get("fingerprint"), meta.get("ids_sha1"), meta.get("n"), meta.get("dim")]).encode())
+    lab = labels_path(workdir, dataset, task)
+    for p in (lab, lab.parent / "groups.npy"):
+        if p.exists():
+            h.update(np.load(p).tobytes())
+    return h.hexdigest()[:12]
+
+
 MIN_PER_CLASS = 3
 """Fewest records of a class a cell needs with ``small_data=True`` (2 outer folds, 2 left to train on)."""
 
@@ -355,9 +374,10 @@ def plan(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], ta
     jobs = []
     for cell in cells.itertuples(index=False):
         for model, pooling, clf in product(models, poolings, classifiers):
+            data = data_digest(workdir, model, cell.dataset, pooling, cell.task)
             for fold in range(int(cell.k)):
                 jobs.append(Job(model, cell.dataset, pooling, cell.task, cell.size, int(cell.n), clf, fold,
-                                int(cell.k), inner_k, seed, grid_of[clf], group_by_patient))
+                                int(cell.k), inner_k, seed, grid_of[clf], group_by_patient, data))
     Path(workdir).mkdir(parents=True, exist_ok=True)
     skipped.to_csv(Path(workdir) / "skipped.csv", index=False)
     cells.to_csv(Path(workdir) / "cells.csv", index=False)

@@ -63,6 +63,7 @@ class CheckpointSource:
         self.name = name
         self.checkpoint = checkpoint
         self.fs = float(model.cfg.encoder.fs)
+        self.fingerprint = _file_digest(Path(checkpoint) / "model.safetensors") if checkpoint else None
 
     def embed(self, batch):
         """``EncoderOutput`` (tokens ``(N, M, D)``, token_observed ``(N, M)``) of ``batch``."""
@@ -72,6 +73,19 @@ class CheckpointSource:
         observed = torch.as_tensor(np.asarray(batch.observed), dtype=torch.bool)
         with torch.inference_mode():
             return self.model.ecg_tokens(signal, observed)
+
+
+def _file_digest(path: Path) -> str | None:
+    """sha1 of a weights file (None when absent): identifies the weights the embeddings came from."""
+    import hashlib
+
+    if not path.is_file():
+        return None
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _label_for_checkpoint(path: Path) -> str:
@@ -158,4 +172,12 @@ def open_source(spec: ModelSpec, device: str = "cpu", batch_size: int = 16) -> A
                              batch_size=batch_size, pretrained=pretrained)
     adapter.name = spec.label
     adapter.fs = None  # adapters resample from whatever rate the data has
+    if pretrained:  # path, size and time of the weights file: hashing gigabytes on every run is too slow
+        w = Path(spec.weights).expanduser()
+        st = w.stat() if w.exists() else None
+        adapter.fingerprint = f"{w.resolve()}:{st.st_size}:{st.st_mtime_ns}" if st else None
+    else:  # random weights differ on every build: never reuse their embeddings
+        import uuid
+
+        adapter.fingerprint = f"random:{uuid.uuid4().hex}"
     return adapter
