@@ -112,3 +112,14 @@ def test_cache_roundtrip_and_atomic_names(tmp_path):
     assert not list(tmp_path.rglob("*.partial*"))
     with pytest.raises(ValueError):
         cache.save(Embeddings(X, ["a"], "m", "d", "max"))
+
+
+def test_new_weights_are_re_embedded(tmp_path):
+    store, src = FakeStore(), CountingSource()
+    src.fingerprint = "weights-a"
+    embed_store(src, store, tmp_path, poolings=("mean",), progress=False)
+    embed_store(src, store, tmp_path, poolings=("mean",), progress=False)
+    assert src.calls == 1  # cached for the same weights
+    src.fingerprint = "weights-b"  # e.g. the run folder now holds a later checkpoint
+    out = embed_store(src, store, tmp_path, poolings=("mean",), progress=False)
+    assert src.calls == 2 and out["mean"].meta["fingerprint"] == "weights-b"

@@ -157,3 +157,15 @@ def test_prepare_then_grid_with_patient_groups(tmp_path):
     res = run_grid(tmp_path, ["leadmeans"], ["fake"], tasks=["AF"], sizes={"tiny": 60},
                    classifiers=["logistic_regression"], poolings=["max"], k=3, grids=GRIDS, progress=False)
     assert res.folds.grouped.all() and (res.folds.f1 > 0.9).all()
+
+
+def test_job_keys_follow_the_embeddings(tmp_path):
+    wd = make_workdir(tmp_path)
+    jobs, _ = plan(wd, ["good"], ["ds1"], **SMALL)
+    run_jobs(jobs, wd, progress=False)
+    cache = EmbeddingCache(wd / "embeddings")
+    old = cache.load("good", "ds1", "max", mmap=False)
+    cache.save(Embeddings(old.X[:, ::-1].copy(), old.ids, "good", "ds1", "max", {"fingerprint": "new checkpoint"}))
+    again, _ = plan(wd, ["good"], ["ds1"], **SMALL)
+    assert {j.key for j in again}.isdisjoint(j.key for j in jobs)
+    assert run_jobs(again, wd, progress=False).ran_now.all()  # nothing stale is reused
