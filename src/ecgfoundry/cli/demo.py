@@ -116,7 +116,7 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
     if bench:
         step("holistic benchmark of the two frozen encoders (small grid)",
              ["bench", "--models", str(out / "pretrain" / "scar"), str(out / "pretrain" / "clip"),
-              "--data", str(data), "--out", str(out / "bench"), "--tasks", "AF,CD", "--sizes", "S",
+              "--data", str(data), "--out", str(out / "bench"), "--tasks", "AF,CD", "--sizes", "XS" if quick else "S",
               "--classifiers", "logistic_regression,decision_tree", "--folds", "5", "--pooling", "mean",
               "--workers", "2", "--seed", str(seed), *common])
     step("write the report", ["report", "--run", str(out), "--seed", str(seed)])
