@@ -88,11 +88,6 @@ def main() -> int:
                         f"--encoder resnet18-cpu --epochs 10 --patience 3 --seed {args.seed} --out {ref}  (reused)")
         for m, run_dir in spec["models"].items():
             out = args.out / ds / m
-            if (out / "metrics.json").exists() and not args.overwrite:
-                cmds.append(f"(kept {out.relative_to(REPO)})")
-                continue
-            if out.exists():
-                shutil.rmtree(out)
             cmd = ["evaluate", "--model", run_dir, "--data", spec["data"], "--label-set", spec["label_set"],
                    "--reference", ref, "--protocol", "all", "--missingness", "lead,temporal,joint",
                    "--mode", "rand,hard", "--n-candidates", "8", "--seed", str(args.seed), "--n-boot", str(args.n_boot),
@@ -100,6 +95,11 @@ def main() -> int:
                    "--attack-records", str(args.attack_records), "--out", str(out.relative_to(REPO)), "--no-progress"]
             if m != "scar":
                 cmd += ["--attack-masker", spec["models"]["scar"]]
+            if (out / "metrics.json").exists() and not args.overwrite:
+                cmds.append("ecgfoundry " + " ".join(cmd) + "   # output kept from an earlier run")
+                continue
+            if out.exists():
+                shutil.rmtree(out)
             cmds.append(run(cmd))
         summarize(args.out, ds, spec, cmds)
     write_index(args.out)
