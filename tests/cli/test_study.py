@@ -11,7 +11,7 @@ import torch
 
 from ecgfoundry.cli.main import main
 
-OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar")
+OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar", "untrained")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
     assert list(runs.columns) == ["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"]
     assert set(runs["objective"]) == set(OBJECTIVES) and set(runs["seed"]) == {0, 1}
     assert set(runs["attack"]) == {"clean", "none", "fgsm", "pgd"} and set(runs["eps"]) == {0.0, 0.05, 0.3}
-    assert len(runs) == 6 * 2 * (2 + 2 * 2)
+    assert len(runs) == 7 * 2 * (2 + 2 * 2)
     assert runs["auroc"].between(0, 1).all() and runs["accuracy"].between(0, 1).all()
     assert (runs.loc[runs["attack"] == "clean", "n"] == 16).all() and (runs.loc[runs["attack"] == "pgd", "n"] == 12).all()
     clean = runs[runs["attack"] == "clean"].groupby("objective")["auroc"].mean()
@@ -66,17 +66,30 @@ def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
     assert "| clef |" in report and "gap / sd" in report
     result = json.loads((out / "runs" / "moco-seed1" / "robustness.json").read_text())
     assert result["objective"] == "moco" and result["seed"] == 1 and result["steps"] == 4
+    assert json.loads((out / "runs" / "untrained-seed1" / "robustness.json").read_text())["steps"] == 0
     capsys.readouterr()
 
     # resume: nothing is recomputed, the tables are the same
     assert main(_argv(study_store, out)) == 0
     printed = capsys.readouterr().out
-    assert printed.count("done before, skipped") == 12
+    assert printed.count("done before, skipped") == 14
     pd.testing.assert_frame_equal(pd.read_csv(out / "runs.csv"), runs)
 
     # other settings in the same folder are refused with one line naming them
     assert main(_argv(study_store, out)[:-1] + ["--steps", "5", "--no-progress"]) == 2
     assert "steps" in capsys.readouterr().err
+
+
+def test_every_objective_starts_from_the_same_encoder_as_the_untrained_control():
+    from ecgfoundry.models.registry import create_model
+
+    states = []
+    for obj in ("simclr", "byol", "clip", "scar"):
+        torch.manual_seed(7)
+        kw = {} if obj in ("simclr", "byol") else {"text": {"kind": "hashing"}}
+        states.append(create_model(obj, encoder="transformer-tiny", **kw).encoder.state_dict())
+    for other in states[1:]:
+        assert all(torch.equal(states[0][k], other[k]) for k in states[0])
 
 
 def test_study_interrupted_run_resumes_from_checkpoint(tmp_path, study_store, capsys):

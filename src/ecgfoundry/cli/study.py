@@ -5,7 +5,8 @@ an ECG encoder? One encoder per objective (SimCLR, MoCo, BYOL, CLEF, CLIP, SCAR 
 seed is pretrained with the same backbone, step budget, batch size, learning rate and seed; each is
 linear-probed (frozen encoder, 100 % of the training split, epoch chosen on validation) and the
 probe is attacked end to end through the frozen encoder with FGSM and PGD at several L-inf budgets
-(:mod:`ecgfoundry.eval.robustness_study`). Results: ``runs.csv`` (every run x condition),
+(:mod:`ecgfoundry.eval.robustness_study`). ``untrained`` is the control: the shared random
+initialisation of the encoder, probed and attacked without pretraining. Results: ``runs.csv`` (every run x condition),
 ``summary.csv`` (mean and sd over seeds), ``report.md`` (the exact command first, the tables, the
 gap between objectives next to the seed-to-seed spread) and ``robustness.png`` (AUROC against epsilon
 per objective with the seed spread) in ``--out``; checkpoints in ``--work`` (default ``OUT/runs``).
@@ -39,7 +40,11 @@ EXAMPLE = """examples:
 PTB-XL with folds 1, 9, 10 only: fold 1 trains (encoder and probe), 9 validates, 10 tests.
 """
 
-DEFAULT_OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar")
+UNTRAINED = "untrained"
+"""The control: the encoder at the random initialisation every objective of a seed starts from (the
+encoder is the first module built after ``torch.manual_seed(seed)``), probed and attacked without
+any pretraining."""
+DEFAULT_OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar", UNTRAINED)
 TEXT_OBJECTIVES = ("clip", "merl", "scar")
 
 
@@ -65,7 +70,8 @@ def register(sub) -> None:
     c.add_argument("--out", type=Path, required=True, help="folder for the tables, report.md and robustness.png")
     c.add_argument("--work", type=Path, default=None, help="folder for the runs' checkpoints (default OUT/runs)")
     c.add_argument("--objectives", type=_csv(str), default=DEFAULT_OBJECTIVES,
-                   help="objectives / presets to compare (default simclr,moco,byol,clef,clip,scar)")
+                   help="objectives / presets to compare, 'untrained' = the shared initialisation without "
+                        "pretraining (default simclr,moco,byol,clef,clip,scar,untrained)")
     c.add_argument("--seeds", type=_csv(int), default=(0, 1, 2), help="seeds (default 0,1,2)")
     c.add_argument("--steps", type=int, default=300, help="pretraining steps of every run (default 300)")
     c.add_argument("--batch-size", type=int, default=64, help="pretraining batch size (default 64)")
@@ -129,7 +135,7 @@ def _check(args):
     from ecgfoundry.cli.main import UsageError
     from ecgfoundry.models.registry import list_encoders, list_models
 
-    known = list_models()
+    known = list_models() + [UNTRAINED]
     bad = [o for o in args.objectives if o not in known]
     if bad:
         raise UsageError(f"unknown objective(s) {', '.join(bad)}", hint=f"choose from {', '.join(known)}")
@@ -310,6 +316,8 @@ def _one_run(args, store, texts: _TextEncoders, obj: str, seed: int, run_dir: Pa
     from ecgfoundry.train.loop import pretrain
 
     progress = not args.no_progress
+    if obj == UNTRAINED:
+        return _untrained_run(args, store, seed, run_dir)
     cfg = _model_config(args, obj)
     warmup = min(100, max(1, args.steps // 10))
     train_cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=warmup,
@@ -332,6 +340,27 @@ def _one_run(args, store, texts: _TextEncoders, obj: str, seed: int, run_dir: Pa
     (run_dir / "robustness.json").write_text(json.dumps(_finite(res), indent=2))
     print(f"{obj} seed {seed}: clean AUROC {res['clean']['auroc']:.3f}, accuracy {res['clean']['accuracy']:.3f} "
           f"(pretrain {t1 - t0:.0f} s, probe + attacks {t2 - t1:.0f} s)", flush=True)
+    return res
+
+
+def _untrained_run(args, store, seed: int, run_dir: Path) -> dict:
+    """The control: probe and attack the encoder as initialised for ``seed`` (no pretraining)."""
+    import torch
+
+    from ecgfoundry.eval.robustness_study import probe_and_attack
+    from ecgfoundry.models.registry import create_model
+
+    torch.manual_seed(seed)  # as the trainer does before building any model: the same initial encoder
+    model = create_model(_model_config(args, "simclr"))
+    t1 = time.perf_counter()
+    res = probe_and_attack(model, store, args.label_set, seed, args.attacks, args.eps, args.eps_unit,
+                           pgd_steps=args.pgd_steps, attack_n=args.attack_n, progress=not args.no_progress)
+    t2 = time.perf_counter()
+    res.update(objective=UNTRAINED, seed=seed, encoder=args.encoder, steps=0, pretrain_wall_s=0.0,
+               eval_wall_s=round(t2 - t1, 2))
+    (run_dir / "robustness.json").write_text(json.dumps(_finite(res), indent=2))
+    print(f"{UNTRAINED} seed {seed}: clean AUROC {res['clean']['auroc']:.3f}, accuracy "
+          f"{res['clean']['accuracy']:.3f} (probe + attacks {t2 - t1:.0f} s)", flush=True)
     return res
 
 
