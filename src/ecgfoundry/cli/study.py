@@ -296,7 +296,7 @@ def run_contrastive_robustness(args) -> int:
     plot_curves(table, out / "robustness.png", title=f"{store.name} / {label_set}: linear probe on frozen "
                 f"{args.encoder} encoders, {args.steps} pretraining steps, seeds {','.join(map(str, args.seeds))}",
                 eps_unit=args.eps_unit)
-    report = _report(args, store, label_set, results, summary, sum(timings), elapsed, busy)
+    report = _report(args, store, label_set, results, summary, table, sum(timings), elapsed, busy)
     (out / "report.md").write_text(report)
     if busy:
         print(f"note: {len(busy)} run(s) still being computed by other processes ({', '.join(busy)}); "
@@ -364,12 +364,28 @@ def _untrained_run(args, store, seed: int, run_dir: Path) -> dict:
     return res
 
 
-def _gap_rows(summary, attack_set_is_test: bool) -> list[str]:
-    """Per condition: spread of the objectives' mean AUROC next to the typical seed-to-seed sd."""
-    lines = ["| condition | best objective | worst objective | gap of means | mean seed sd | gap / sd |",
-             "|---|---|---|---|---|---|"]
+def _paired(table, attack: str, eps: float, best: str, worst: str) -> str:
+    """``mean ± sd`` over seeds of the per-seed difference best - worst (same seed: same initial
+    encoder, same attack records) and how many seeds agree in sign."""
+    t = table[(table["attack"] == attack) & (table["eps"] == eps)]
+    a = t[t["objective"] == best].set_index("seed")["auroc"]
+    b = t[t["objective"] == worst].set_index("seed")["auroc"]
+    d = (a - b).dropna()
+    if d.empty:
+        return "n/a"
+    sd = f" ± {d.std():.3f}" if len(d) > 1 else ""
+    return f"{d.mean():+.3f}{sd} ({int((d > 0).sum())}/{len(d)} seeds > 0)"
+
+
+def _gap_rows(summary, table, attack_set_is_test: bool) -> list[str]:
+    """Per condition: the spread of the pretrained objectives' mean AUROC next to the typical
+    seed-to-seed sd, the paired (per-seed) difference of the best and worst, and the untrained control."""
+    lines = ["| condition | best objective | worst objective | gap of means | mean seed sd | gap / sd | "
+             "paired best - worst | untrained |", "|---|---|---|---|---|---|---|---|"]
     for (attack, eps), part in summary.groupby(["attack", "eps"], sort=False):
         part = part[part["auroc_mean"].notna()]
+        control = part[part["objective"] == UNTRAINED]
+        part = part[part["objective"] != UNTRAINED]
         if part.empty or (attack_set_is_test and attack == "none"):
             continue
         best = part.loc[part["auroc_mean"].idxmax()]
@@ -378,13 +394,15 @@ def _gap_rows(summary, attack_set_is_test: bool) -> list[str]:
         sd = float(part["auroc_sd"].mean())
         ratio = f"{gap / sd:.1f}" if math.isfinite(sd) and sd > 0 else "n/a"
         sd_text = f"{sd:.3f}" if math.isfinite(sd) else "n/a (one seed)"
+        ctrl = "-" if control.empty else f"{float(control['auroc_mean'].iloc[0]):.3f}"
         name = {"clean": "clean (all test)", "none": "clean (attack set)"}.get(attack, f"{attack.upper()} {eps:g}")
+        paired = _paired(table, attack, eps, best["objective"], worst["objective"])
         lines.append(f"| {name} | {best['objective']} ({best['auroc_mean']:.3f}) | {worst['objective']} "
-                     f"({worst['auroc_mean']:.3f}) | {gap:.3f} | {sd_text} | {ratio} |")
+                     f"({worst['auroc_mean']:.3f}) | {gap:.3f} | {sd_text} | {ratio} | {paired} | {ctrl} |")
     return lines
 
 
-def _report(args, store, label_set, results, summary, run_seconds: float, elapsed: float,
+def _report(args, store, label_set, results, summary, table, run_seconds: float, elapsed: float,
             busy: list[str] | None = None) -> str:
     from ecgfoundry.eval.robustness_study import markdown_table
 
@@ -403,13 +421,18 @@ def _report(args, store, label_set, results, summary, run_seconds: float, elapse
         "macro AUROC; accuracy is top-1 (highest-scoring class among the record's labels)",
         f"- attacks: {', '.join(a.upper() for a in args.attacks)}, L-inf, eps in {args.eps_unit}, PGD {args.pgd_steps} "
         "steps (step 2.5 eps / steps, random start); the probe's BCE is maximised through the frozen encoder",
-        f"- compute: {run_seconds / 60:.1f} min of run time summed over the runs computed or loaded "
-        f"({elapsed / 60:.1f} min wall in this invocation)",
+        f"- compute: {run_seconds / 60:.1f} min of wall time summed over the runs (pretraining, probe, "
+        f"attacks; runs computed in parallel processes overlap), {elapsed / 60:.1f} min wall in the invocation "
+        "that wrote this report",
         "", "## Macro AUROC (mean ± sd over seeds)", "", markdown_table(summary, "auroc", args.eps_unit, same), "",
         "## Top-1 accuracy (mean ± sd over seeds)", "", markdown_table(summary, "accuracy", args.eps_unit, same), "",
         "## Differences between objectives next to the seed-to-seed spread (macro AUROC)", "",
-        *_gap_rows(summary, same), "",
-        "`gap / sd` below about 2 means the objectives are not distinguishable with these seeds.", "",
+        *_gap_rows(summary, table, same), "",
+        "Best and worst among the pretrained objectives (the untrained control is its own column); "
+        "`mean seed sd` is the mean over those objectives of the sd over seeds. A `gap / sd` below about 2 "
+        "means the objectives are not distinguishable with these seeds. The paired column compares best and worst "
+        "within each seed (same initial encoder, same attacked records), which removes the spread that comes "
+        "from the seed's attack subset.", "",
         "![AUROC against epsilon](robustness.png)", "",
         "Files: `runs.csv` (every run and condition), `summary.csv` (mean / sd / number of seeds).", ""]
     if busy:
