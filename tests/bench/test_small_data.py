@@ -70,6 +70,7 @@ def test_tiny_cells_run_and_unfit_folds_are_recorded(tmp_path):
     assert len(res.folds) == 3 and (res.folds.k == 3).all() and (res.folds.n == 8).all()
     # 3 positives in 3 folds: every training part keeps 2, enough for a 2-fold inner search
     assert res.folds.f1.notna().all() and (res.folds.error == "").all()
+    assert (res.folds.fits_not_converged >= 0).all()  # counted, not printed
     assert res.summary.n_folds.tolist() == [3] and res.meta["n_folds_failed"] == 0
     assert res.cells.k.tolist() == [3]
 

@@ -26,7 +26,9 @@ below ``k`` (at least :data:`MIN_PER_CLASS` records of each class are needed: tw
 records of each class left for the inner search). The actual ``n``, class counts and ``k`` of
 every cell are in ``cells.csv``, in every job (``n``, ``k``) and in the summary tables. A fold
 whose training part still has too few records of a class (possible with patient groups) is
-recorded with ``f1`` NaN and its reason in ``error``, and left out of the medians.
+recorded with ``f1`` NaN and its reason in ``error``, and left out of the medians. Fits that
+stopped at their iteration limit (scikit-learn's ``ConvergenceWarning``) are counted in a job's
+``fits_not_converged`` instead of being printed.
 
 Schedulers: ``scheduler="local"`` runs the jobs with joblib (``n_jobs`` processes);
 any other string is the address of a ``dask.distributed`` scheduler (``"tcp://host:8786"``) and
@@ -42,6 +44,7 @@ import json
 import os
 import socket
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from itertools import product
 from pathlib import Path
@@ -239,18 +242,22 @@ def run_job(job: Job, workdir: str | Path) -> dict:
     Xs, ys = np.asarray(X[sub.indices], dtype=np.float32), y[sub.indices]
     gs = None if groups is None else groups[sub.indices]
     train, test = outer_folds(ys, job.k, job.seed, gs)[job.fold]
-    try:
-        res = asdict(evaluate_fold(job.classifier, Xs, ys, train, test, grid=job.grid, inner_k=job.inner_k,
-                                   seed=job.seed, groups=gs))
-        error = ""
-    except TooFewRecords as exc:  # a fold of a tiny cell: recorded, not fatal
-        res = {"f1": float("nan"), "best_params": {}, "inner_f1": float("nan"), "n_train": len(train),
-               "n_test": len(test), "n_test_pos": int(ys[test].sum()), "seconds": 0.0}
-        error = str(exc)
+    with warnings.catch_warnings(record=True) as caught:  # counted in the record, not printed per fit
+        warnings.simplefilter("always")
+        try:
+            res = asdict(evaluate_fold(job.classifier, Xs, ys, train, test, grid=job.grid, inner_k=job.inner_k,
+                                       seed=job.seed, groups=gs))
+            error = ""
+        except TooFewRecords as exc:  # a fold of a tiny cell: recorded, not fatal
+            res = {"f1": float("nan"), "best_params": {}, "inner_f1": float("nan"), "n_train": len(train),
+                   "n_test": len(test), "n_test_pos": int(ys[test].sum()), "seconds": 0.0}
+            error = str(exc)
+    not_converged = sum("converge" in str(w.message).lower() for w in caught)
     record = {**{f: getattr(job, f) for f in JOB_FIELDS}, "key": job.key,
               "grid": json.dumps([[k, list(v)] for k, v in job.grid], default=str),
               "grouped": gs is not None, "n_pos": sub.n_pos, "n_neg": sub.n_neg, **res,
               "best_params": json.dumps(res["best_params"], sort_keys=True, default=str), "error": error,
+              "fits_not_converged": not_converged,
               "host": socket.gethostname(), "pid": os.getpid(), "finished": time.time()}
     out = result_path(workdir, job)
     out.parent.mkdir(parents=True, exist_ok=True)
