@@ -88,7 +88,8 @@ def test_fold_without_enough_training_records_is_nan_not_a_crash(tmp_path):
     recs = [run_job(Job("m", "d", "max", "CD", "XS", 44, "logistic_regression", f, 2, 3, 0,
                         resolve_grid("logistic_regression")), wd) for f in range(2)]
     failed = [r for r in recs if r["error"]]
-    assert failed and np.isnan(failed[0]["f1"]) and "at least 2 records (and patients) of each class" in failed[0]["error"]
+    assert failed and np.isnan(failed[0]["f1"])
+    assert "at least 2 records (and patients) of each class" in failed[0]["error"]
 
 
 class Store:

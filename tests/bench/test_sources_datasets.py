@@ -102,3 +102,18 @@ def test_tables_wide_and_markdown():
     assert head.a.item() == "0.800 (0.050) logistic_regression" and head.b.item() == "0.700 (0.050) mlp"
     md = to_markdown(pd.DataFrame({"x": [0.12345, float("nan")], "y": ["a|b", "c"]}))
     assert md.splitlines() == ["| x | y |", "|---|---|", "| 0.123 | a\\|b |", "| – | c |"]
+
+
+def test_holdout_view_leaves_out_the_train_split():
+    from ecgfoundry.bench.datasets import holdout_view
+
+    store = MultiSourceStore()
+    with pytest.raises(ValueError, match="no split column"):
+        holdout_view(store)
+    store.table["split"] = ["train", "val", "test", "train", "train", "test"]
+    h = holdout_view(store)
+    assert h.name == "cinc:val+test" and h.table.record_id.tolist() == ["r1", "r2", "r5"]
+    assert h.labels()[0].ravel().tolist() == [1, 2, 5]
+    georgia = holdout_view(split_by_source(store)["cinc:Georgia"])  # a view of a view reads the right rows
+    assert georgia.name == "cinc:Georgia:val+test" and georgia.labels()[0].ravel().tolist() == [2, 5]
+    assert georgia.batch([1]).signal[0, 0, 0] == 5

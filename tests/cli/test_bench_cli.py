@@ -82,11 +82,12 @@ def test_bench_end_to_end_and_resume(tmp_path, capsys, tiny_run, tiny_clip, two_
 def test_bench_synthetic_default_and_adapter(tmp_path, capsys, tiny_run):
     out = tmp_path / "bench"
     argv = ["bench", "--models", str(tiny_run), "ecg-jepa-tiny", "--weights", "ecg-jepa-tiny=random",
-            "--data", "synthetic", "--synthetic-n", "120", "--tasks", "CD", "--out", str(out),
+            "--data", "synthetic", "--synthetic-n", "240", "--holdout", "synthetic", "--tasks", "CD", "--out", str(out),
             "--cache-root", str(tmp_path / "cache"), "--no-representation", *FAST]
     assert main(argv) == 0
     s = json.loads((out / "summary.json").read_text())
-    assert s["datasets"][0]["dataset"] == "synthetic" and s["datasets"][0]["records"] == 120
+    assert s["datasets"][0]["dataset"] == "synthetic:val+test"  # --holdout synthetic: folds 9-10 only
+    assert s["datasets"][0]["records"] == 48
     assert {m["label"] for m in s["models"]} == {"run", "ecg-jepa-tiny-random"}
     assert (out / "work" / "data").is_dir()
     assert pd.read_csv(out / "tables" / "separability.csv").empty  # --no-representation
@@ -104,6 +105,7 @@ def test_bench_synthetic_default_and_adapter(tmp_path, capsys, tiny_run):
     (["--models", "no/such/run"], "no such run folder"),
     (["--data", "no/such/folder"], "no such file or folder"),
     (["--repr-datasets", "nope"], "unknown dataset(s) nope"),
+    (["--holdout", "nope"], "--holdout: unknown dataset(s) nope"),
     (["--grids", "{bad"], "not valid JSON"),
 ])
 def test_bench_errors_are_one_line(tmp_path, capsys, eval_store, tiny_run, flags, message):
@@ -162,13 +164,16 @@ def test_bench_real_ptbxl_and_challenge(tmp_path, capsys, ptbxl_root, cinc_root,
     """PTB-XL (6,556 records) and the challenge sources with UMAP: the full pipeline on real data."""
     out = tmp_path / "bench"
     argv = ["bench", "--models", str(tiny_run), "--data", str(ptbxl_root), str(cinc_root), "--split-sources",
-            "--tasks", "CD,AF", "--sizes", "XS,S", "--folds", "3", "--pooling", "max", "--classifiers",
-            "logistic_regression,xgboost", "--n-fit", "500", "--n-per-dataset", "300", "--out", str(out),
-            "--cache-root", str(tmp_path / "cache"), "--no-progress"]
+            "--holdout", "ptbxl", "--tasks", "CD,AF", "--sizes", "XS,S", "--folds", "3", "--pooling", "max",
+            "--classifiers", "logistic_regression,xgboost", "--n-fit", "500", "--n-per-dataset", "300",
+            "--out", str(out), "--cache-root", str(tmp_path / "cache"), "--no-progress"]
     assert main(argv) == 0
     s = json.loads((out / "summary.json").read_text())
+    records = {d["dataset"]: d["records"] for d in s["datasets"]}
+    assert records["ptbxl:val+test"] == 2183 + 2198  # folds 9 and 10: the train split (fold 1) is left out
     cells = pd.DataFrame(s["cells"]).set_index(["dataset", "task", "size"])
-    assert cells.loc[("ptbxl", "CD", "S"), "n"] == 1000 and cells.loc[("ptbxl", "AF", "XS"), "n_pos"] == 125
+    assert cells.loc[("ptbxl:val+test", "CD", "S"), "n"] == 1000
+    assert cells.loc[("ptbxl:val+test", "AF", "XS"), "n_pos"] == 125
     headline = pd.DataFrame(s["headline"])
-    assert headline.loc[headline.dataset == "ptbxl", "f1_median"].between(0, 1).all()
+    assert headline.loc[headline.dataset == "ptbxl:val+test", "f1_median"].between(0, 1).all()
     assert list((out / "figures").glob("umap_*_CD.png"))

@@ -6,6 +6,10 @@ Chapman-Shaoxing, PTB-XL at 500 Hz, ...); the reader records each record's ``sou
 than one source becomes one dataset per source, named ``<dataset>:<source>``
 (``cinc2021:Georgia``); datasets with a single source (or no source column) stay whole.
 
+With ``holdout`` (``ecgfoundry bench --holdout ptbxl``) a dataset keeps only the records outside its
+``train`` split and is named ``<dataset>:val+test``: the records an encoder was pretrained on are
+not used to judge it.
+
 :class:`StoreView` is the subset of a store that such a dataset is: it offers what the benchmark
 uses of an :class:`~ecgfoundry.io.store.ArrayStore` (``name``, ``table``, ``labels``, ``batch``,
 ``label_set_names``, ``info``, ``fs``), reading through to the parent's memory-mapped arrays.
@@ -14,7 +18,7 @@ uses of an :class:`~ecgfoundry.io.store.ArrayStore` (``name``, ``table``, ``labe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -100,13 +104,34 @@ def synthetic_folder(root: str | Path, n: int, seed: int, fs: float = 100.0, sec
     return folder
 
 
+HOLDOUT_SUFFIX = ":val+test"
+
+
+def holdout_view(ds: Any) -> StoreView:
+    """The records of ``ds`` outside its ``train`` split, named ``<name>:val+test``.
+
+    For datasets an encoder was pretrained on: probing the pretraining records would measure
+    memorisation (and, with label-derived report text, label leakage), not the representation.
+    """
+    table = ds.table
+    if "split" not in table.columns:
+        raise ValueError(f"{ds.name}: no split column, so its training records cannot be left out")
+    keep = np.flatnonzero(table["split"].astype(str).to_numpy() != "train")
+    if not len(keep):
+        raise ValueError(f"{ds.name}: every record is in the train split")
+    base = getattr(ds, "indices", None)
+    store = ds.store if isinstance(ds, StoreView) else ds
+    return StoreView(store, keep if base is None else base[keep], ds.name + HOLDOUT_SUFFIX)
+
+
 def open_datasets(paths: list[str], fs: float, seconds: float, cache_root: str | Path, split_sources: bool,
-                  synthetic_root: str | Path, synthetic_n: int = 2000, seed: int = 0, progress: bool = True
-                  ) -> tuple[dict[str, Any], list[dict]]:
+                  synthetic_root: str | Path, synthetic_n: int = 2000, seed: int = 0, progress: bool = True,
+                  holdout: Sequence[str] = ()) -> tuple[dict[str, Any], list[dict]]:
     """Open every ``--data`` entry as harmonised stores (``fs``, ``seconds``), split by source if asked.
 
     ``"synthetic"`` (when no such folder exists) is the synthetic default, generated under
-    ``synthetic_root``.
+    ``synthetic_root``. Datasets named in ``holdout`` (by the dataset's name, before or after the
+    source split) keep only their records outside the ``train`` split (:func:`holdout_view`).
 
     Returns
     -------
@@ -124,6 +149,9 @@ def open_datasets(paths: list[str], fs: float, seconds: float, cache_root: str |
             path = synthetic_folder(synthetic_root, synthetic_n, seed, fs, seconds, progress)
         store = open_store(path, spec, cache_root, progress=progress)
         parts = split_by_source(store) if split_sources else {store.name: store}
+        if holdout:
+            parts = {(n + HOLDOUT_SUFFIX if n in holdout or store.name in holdout else n):
+                     (holdout_view(d) if n in holdout or store.name in holdout else d) for n, d in parts.items()}
         for name, ds in parts.items():
             if name in out:
                 raise ValueError(f"two datasets are named {name!r} ({entry} and an earlier --data entry)")

@@ -17,7 +17,7 @@ from pathlib import Path
 EXAMPLE = """examples:
   ecgfoundry bench --models runs/scar runs/clip --data synthetic --out runs/bench-synth
   ecgfoundry bench --models runs/pretrain/ptbxl-scar runs/pretrain/ptbxl-clip \\
-      --data ../shared/data/ptbxl ../shared/data/cinc2021 synthetic --split-sources \\
+      --data ../shared/data/ptbxl ../shared/data/cinc2021 synthetic --split-sources --holdout ptbxl \\
       --tasks CD,AF --sizes XS,S --folds 15 --pooling last,max --workers 2 --out runs/bench
   ecgfoundry bench --models ecg-fm runs/scar --weights ecg-fm=~/models/mimic_iv_ecg_physionet_pretrained.pt \\
       --data ../shared/data/ptbxl --scheduler tcp://10.0.0.5:8786 --out runs/bench-ecgfm
@@ -31,7 +31,9 @@ data: any dataset folder ecgfoundry reads (PTB-XL, challenge .hea/.mat, CPSC2018
 WFDB folder with records.csv, a synthetic folder) or a cache folder (`ecgfoundry data cache`);
 `synthetic` is the synthetic default (generated once, --synthetic-n records, seed --seed).
 --split-sources makes every source of a multi-source folder (the challenge's Georgia,
-Chapman-Shaoxing/Ningbo, PTB-XL ...) its own dataset, named DATASET:SOURCE.
+Chapman-Shaoxing/Ningbo, PTB-XL ...) its own dataset, named DATASET:SOURCE. --holdout DATASET keeps
+only the records outside that dataset's train split (use it for the data your checkpoints were
+pretrained on); the dataset is then named DATASET:val+test.
 
 tasks: CD, AF (the datasets' binary label sets), LABEL_SET:CLASS (e.g. superdiagnostic:MI), or
 NAME=SET:CLASS|SET:CLASS for a condition named differently per dataset
@@ -85,6 +87,9 @@ def register(sub) -> None:
                    help="work folder: embeddings, labels, one file per finished job (default OUT/work)")
     p.add_argument("--split-sources", action="store_true",
                    help="benchmark every source of a multi-source folder as its own dataset (DATASET:SOURCE)")
+    p.add_argument("--holdout", type=_csv, default=(), metavar="DATASET[,DATASET]",
+                   help="keep only the val/test records of these datasets (the ones a checkpoint was NOT "
+                        "pretrained on); shown as DATASET:val+test")
     p.add_argument("--tasks", type=_tasks, default=("CD", "AF"), help="comma-separated tasks (default CD,AF)")
     p.add_argument("--sizes", default="XS,S,M,L", help="data-scarcity sizes (default XS,S,M,L = 250,1000,2500,5000)")
     p.add_argument("--classifiers", type=_csv, default=None,
@@ -206,7 +211,11 @@ def run(args) -> int:
     work = args.work or args.out / "work"
     datasets, data_info = open_datasets(list(args.data), fs, args.seconds, args.cache_root, args.split_sources,
                                         synthetic_root=work / "data", synthetic_n=args.synthetic_n, seed=args.seed,
-                                        progress=progress)
+                                        progress=progress, holdout=args.holdout)
+    unknown = [h for h in args.holdout if not any(n == h + ":val+test" or n.startswith(h + ":") for n in datasets)]
+    if unknown:
+        raise UsageError(f"--holdout: unknown dataset(s) {', '.join(unknown)}",
+                         hint="datasets: " + ", ".join(datasets))
     if opts.repr_datasets:
         unknown = sorted(set(opts.repr_datasets) - set(datasets))
         if unknown:
