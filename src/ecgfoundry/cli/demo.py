@@ -12,7 +12,7 @@
 
 Every step is an ``ecgfoundry`` command; the commands, their durations and the versions are written to
 ``provenance.json`` so the report can say exactly what was run. On 2 CPU cores it takes about
-10 minutes (``--steps`` sets the pretraining budget).
+7 minutes (measured 6.5 on an idle 2-core machine; ``--steps`` sets the pretraining budget).
 """
 
 from __future__ import annotations
