@@ -17,12 +17,12 @@ def test_token_removal_maps_onto_the_lead_time_grid():
         token_removal_to_signal(tokens[:, :30], 12, 125, 50)
 
 
-def test_top_k_removes_the_budget_of_observed_tokens_with_the_largest_scores():
-    from ecgfoundry.eval.masker_attack import _top_k
+def testtop_fraction_removes_the_budget_of_observed_tokens_with_the_largest_scores():
+    from ecgfoundry.eval.masker_attack import top_fraction
 
     scores = np.array([[0.9, 0.1, 0.8, 0.7, 0.2], [0.5, 0.4, 0.3, 0.2, 0.1]])
     obs = np.array([[True, True, False, True, True], [True] * 5])
-    sel = _top_k(scores, obs, 0.5)
+    sel = top_fraction(scores, obs, 0.5)
     assert sel.tolist() == [[True, False, False, True, False], [True, True, True, False, False]]
 
 

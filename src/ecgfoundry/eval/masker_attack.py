@@ -18,7 +18,7 @@ import torch
 
 from ecgfoundry.models.tokenizer import n_time_patches
 
-__all__ = ["token_removal_to_signal", "masker_removal", "random_token_removal"]
+__all__ = ["token_removal_to_signal", "top_fraction", "masker_removal", "random_token_removal"]
 
 
 def token_removal_to_signal(remove_tokens: np.ndarray, n_leads: int, n_samples: int, patch_size: int) -> np.ndarray:
@@ -31,11 +31,17 @@ def token_removal_to_signal(remove_tokens: np.ndarray, n_leads: int, n_samples: 
     return np.repeat(grid, patch_size, axis=2)[:, :, :n_samples]
 
 
-def _top_k(scores: np.ndarray, token_observed: np.ndarray, budget: float) -> np.ndarray:
-    """Per record, the floor(budget x n_observed + 1/2) observed tokens with the largest score."""
-    scores = np.where(token_observed, scores, -np.inf)
-    k = np.floor(budget * token_observed.sum(1) + 0.5).astype(int)  # round half up
-    order = np.argsort(-scores, axis=1, kind="stable")
+def top_fraction(scores: np.ndarray, token_observed: np.ndarray, budget: float) -> np.ndarray:
+    """Per record, the ``floor(budget x n_observed + 1/2)`` observed tokens with the largest score,
+    never all of them when a record has more than one observed token. Shared by the attack and the
+    report's token-importance map, so both remove the same tokens."""
+    scores = np.asarray(scores, dtype=np.float64)
+    token_observed = np.asarray(token_observed, dtype=bool)
+    if not 0 <= budget < 1:
+        raise ValueError(f"budget must be in [0, 1), got {budget}")
+    n_obs = token_observed.sum(1)
+    k = np.minimum(np.floor(budget * n_obs + 0.5).astype(int), np.maximum(n_obs - 1, 0))
+    order = np.argsort(-np.where(token_observed, scores, -np.inf), axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :].repeat(len(scores), 0), axis=1)
     return (ranks < k[:, None]) & token_observed
@@ -48,35 +54,41 @@ def _patch_size(model) -> int:
     return int(enc.patch_size)
 
 
+def _removal(model, signal, observed, budget: float, token_scores, batch_size: int) -> np.ndarray:
+    """Samples (N, 12, T) removed when the top ``budget`` of each record's observed tokens by
+    ``token_scores(x, o) -> (scores (n, M), token_observed (n, M))`` are taken out."""
+    patch = _patch_size(model)
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(signal), batch_size):
+            x = torch.as_tensor(np.asarray(signal[a:a + batch_size], dtype=np.float32))
+            o = torch.as_tensor(np.asarray(observed[a:a + batch_size], dtype=bool))
+            scores, tobs = token_scores(x, o)
+            out.append(top_fraction(scores, tobs, budget))
+    tokens = np.concatenate(out)
+    return token_removal_to_signal(tokens, signal.shape[1], signal.shape[2], patch) & np.asarray(observed, bool)
+
+
 def masker_removal(model, signal, observed, budget: float | None = None, batch_size: int = 128) -> np.ndarray:
     """Samples (N, 12, T) bool that ``model``'s adversarial masker removes at ``budget`` (default: its rho)."""
-    patch = _patch_size(model)
     rho = float(model.cfg.masker.budget if budget is None else budget)
     if not 0 < rho < 1:
         raise ValueError(f"budget must be in (0, 1), got {rho}")
     model.eval()
-    out = []
-    with torch.no_grad():
-        for a in range(0, len(signal), batch_size):
-            x = torch.as_tensor(np.asarray(signal[a:a + batch_size], dtype=np.float32))
-            o = torch.as_tensor(np.asarray(observed[a:a + batch_size], dtype=bool))
-            gate, tobs = model.removal_gates(x, o)
-            out.append(_top_k(gate.float().numpy(), tobs.numpy(), rho))
-    tokens = np.concatenate(out)
-    return token_removal_to_signal(tokens, signal.shape[1], signal.shape[2], patch) & np.asarray(observed, bool)
+
+    def gates(x, o):
+        gate, tobs = model.removal_gates(x, o)
+        return gate.float().numpy(), tobs.numpy()
+
+    return _removal(model, signal, observed, rho, gates, batch_size)
 
 
 def random_token_removal(model, signal, observed, budget: float, seed: int = 0, batch_size: int = 128) -> np.ndarray:
     """The control: as many observed tokens per record as :func:`masker_removal`, chosen at random."""
-    patch = _patch_size(model)
     rng = np.random.default_rng(seed)
-    out = []
-    with torch.no_grad():
-        for a in range(0, len(signal), batch_size):
-            x = torch.as_tensor(np.asarray(signal[a:a + batch_size], dtype=np.float32))
-            o = torch.as_tensor(np.asarray(observed[a:a + batch_size], dtype=bool))
-            _, tobs = model.encoder.embed_tokens(x, o)
-            tobs = tobs.numpy()
-            out.append(_top_k(rng.random(tobs.shape), tobs, budget))
-    tokens = np.concatenate(out)
-    return token_removal_to_signal(tokens, signal.shape[1], signal.shape[2], patch) & np.asarray(observed, bool)
+
+    def draws(x, o):
+        tobs = model.encoder.embed_tokens(x, o)[1].numpy()
+        return rng.random(tobs.shape), tobs
+
+    return _removal(model, signal, observed, budget, draws, batch_size)

@@ -65,21 +65,15 @@ class TokenImportance:
 
 
 def top_fraction(scores, token_observed, rho: float):
-    """Bool mask (N, M): the ``round(rho * n_observed)`` observed tokens with the largest score
-    per record (at least one kept when a record has more than one observed token)."""
+    """Bool mask (N, M): the top ``rho`` of each record's observed tokens by score, chosen exactly as
+    the evaluation's masker attack chooses them (:func:`ecgfoundry.eval.masker_attack.top_fraction`)."""
     import torch
+
+    from ecgfoundry.eval.masker_attack import top_fraction as _top
 
     scores = torch.as_tensor(scores, dtype=torch.float32)
     obs = torch.as_tensor(token_observed, dtype=torch.bool)
-    if not 0 <= rho < 1:
-        raise ValueError(f"rho must be in [0, 1), got {rho}")
-    out = torch.zeros_like(obs)
-    ranked = scores.masked_fill(~obs, float("-inf")).argsort(dim=-1, descending=True)
-    for n in range(obs.shape[0]):
-        n_obs = int(obs[n].sum())
-        k = min(int(round(rho * n_obs)), max(n_obs - 1, 0))
-        out[n, ranked[n, :k]] = True
-    return out
+    return torch.from_numpy(_top(scores.numpy(), obs.numpy(), rho))
 
 
 def _removed_embedding(model, x, m, removed):
