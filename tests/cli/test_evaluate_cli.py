@@ -23,7 +23,11 @@ def test_evaluate_end_to_end(tmp_path, capsys, eval_store, tiny_reference, tiny_
         for mode in ("rand", "hard"):
             cell = m["zero_shot"]["missingness"][kind][mode]
             assert 0 <= cell["cmrs"] <= 100 and 0 < cell["severity"] < 1 and 0 <= cell["auroc"] <= 1
+            assert 0 <= cell["cmrs_ci"][0] <= cell["cmrs_ci"][1] <= 100
+            assert list(cell["cmrs_per_class"]) == m["classes"]
     assert [r["fraction"] for r in m["linear_probe"]] == [0.01, 0.1, 1.0]
+    header = (out / "zero_shot.csv").read_text().splitlines()[0].split(",")
+    assert {"cmrs", "cmrs_low", "cmrs_high"} <= set(header) and "Per-class CMRS" in printed
     adv = {(r["head"], r["attack"]) for r in m["adversarial"]}
     assert adv == {(h, a) for h in ("zero_shot", "linear_probe") for a in ("none", "fgsm", "pgd")}
     # same seed, same masks and numbers

@@ -153,3 +153,128 @@ def test_evaluate_cmrs_end_to_end():
     base = evaluate_cmrs(reference, lambda s, o: np.broadcast_to(prev, (len(s), 3)), None,
                             sig, obs, masks[:, 0], prev)
     assert base.score == pytest.approx(0)
+
+
+# ----------------------------------------------------------------------------- bootstrap interval
+
+def naive_bootstrap(p0, pm, pg, prev, sev, n_boot, seed, level=0.95):
+    """Recompute CMRS on each resample of the records (same draws as metrics.bootstrap_weights)."""
+    idx = np.random.default_rng(seed).integers(0, len(p0), size=(n_boot, len(p0)))
+    vals = []
+    for row in idx:
+        res = cmrs(p0[row], pm[row], pg[row], prev, sev[row])
+        if np.isfinite(res.score):
+            vals.append(res.score)
+    alpha = (1 - level) / 2
+    return tuple(np.quantile(vals, [alpha, 1 - alpha]))
+
+
+def test_bootstrap_against_naive_resampling():
+    p0, pm, sev, prev = _probs(n=30, m=3, seed=5)
+    pg = np.clip(pm + np.random.default_rng(6).normal(0, 0.15, pm.shape), 0, 1)
+    res = cmrs(p0, pm, pg, prev, sev)
+    for level in (0.95, 0.8):
+        lo, hi = res.bootstrap_ci(n_boot=200, seed=3, level=level)
+        np.testing.assert_allclose((lo, hi), naive_bootstrap(p0, pm, pg, prev, sev, 200, 3, level), rtol=1e-10)
+        assert lo < res.score < hi
+    # a wider level gives a wider interval
+    lo8, hi8 = res.bootstrap_ci(200, 3, 0.8)
+    lo95, hi95 = res.bootstrap_ci(200, 3, 0.95)
+    assert lo95 <= lo8 and hi8 <= hi95 and (hi95 - lo95) > (hi8 - lo8)
+
+
+def test_bootstrap_drops_zero_weight_resamples():
+    # record 1 has no weight (its masks change nothing); resamples drawing only record 1 are dropped
+    p0, pm, sev, prev = _probs(n=2, m=2, seed=7)
+    pm[1] = p0[1]
+    pg = np.clip(pm + 0.05, 0, 1)
+    res = cmrs(p0, pm, pg, prev, sev)
+    assert res.components.query("record == 1")["weight"].eq(0).all()
+    lo, hi = res.bootstrap_ci(n_boot=300, seed=0)
+    np.testing.assert_allclose((lo, hi), naive_bootstrap(p0, pm, pg, prev, sev, 300, 0), rtol=1e-10)
+    # every kept resample holds record 0 only, in some multiplicity: the interval collapses to its score
+    assert lo == pytest.approx(res.score) and hi == pytest.approx(res.score)
+
+
+def test_bootstrap_known_answers():
+    p0, pm, sev, prev = _probs(n=40, m=2, seed=8)
+    # the model goes half-way from p0 to the base rates: R = 0.5 for every (record, mask)
+    half = np.broadcast_to((p0 + 0.5 * (prev - p0))[:, None], pm.shape)
+    res = cmrs(p0, pm, half, prev, sev)
+    np.testing.assert_allclose(res.components["resolution"], 0.5, atol=1e-12)
+    np.testing.assert_allclose(res.bootstrap_ci(100, seed=1), (50.0, 50.0), atol=1e-9)
+    # a single record: every resample is that record, a zero-width interval at the score
+    pg = np.clip(pm + 0.1, 0, 1)
+    one = cmrs(p0[:1], pm[:1], pg[:1], prev, sev[:1])
+    lo, hi = one.bootstrap_ci(50, seed=2)
+    assert lo == pytest.approx(one.score) and hi == pytest.approx(one.score)
+
+
+def test_bootstrap_seed_and_nan_handling():
+    p0, pm, sev, prev = _probs(n=25, m=2, seed=9)
+    pg = np.clip(pm + np.random.default_rng(0).normal(0, 0.2, pm.shape), 0, 1)
+    res = cmrs(p0, pm, pg, prev, sev)
+    assert res.bootstrap_ci(100, seed=4) == res.bootstrap_ci(100, seed=4)
+    assert res.bootstrap_ci(100, seed=4) != res.bootstrap_ci(100, seed=5)
+    assert all(np.isnan(res.bootstrap_ci(n_boot=0)))
+    none = cmrs(p0, p0[:, None], p0[:, None], prev, sev[:, :1])  # no weight anywhere: NaN score
+    assert np.isnan(none.score) and all(np.isnan(none.bootstrap_ci(100)))
+    with pytest.raises(ValueError, match="level"):
+        res.bootstrap_ci(10, level=1.0)
+    with pytest.raises(ValueError, match="n_boot"):
+        res.bootstrap_ci(-1)
+
+
+# ----------------------------------------------------------------------------- per-class CMRS
+
+def naive_per_class(p0, pm, pg, prev, sev, atol=1e-12):
+    out = []
+    for k in range(p0.shape[1]):
+        num = den = 0.0
+        for i in range(len(p0)):
+            for j in range(pm.shape[1]):
+                imp = abs(pm[i, j, k] - p0[i, k])
+                d_model, d_prior = abs(pg[i, j, k] - p0[i, k]), abs(prev[k] - p0[i, k])
+                if d_prior <= atol:
+                    r = float(d_model <= atol)
+                else:
+                    r = min(max(1 - d_model / d_prior, 0.0), 1.0)
+                num += sev[i, j] * imp * r
+                den += sev[i, j] * imp
+        out.append((100 * num / den if den > 0 else np.nan, den))
+    return out
+
+
+def test_per_class_against_naive_loop():
+    p0, pm, sev, prev = _probs(n=30, m=3, k=4, seed=10)
+    pg = np.clip(pm + np.random.default_rng(1).normal(0, 0.15, pm.shape), 0, 1)
+    p0[3, 2] = prev[2]  # one degenerate |pi_k - p0,k| = 0 cell, model off on it: R_k = 0 there
+    pm[:, :, 3] = p0[:, None, 3]  # class 3 never changes under the masks: no weight, NaN score
+    res = cmrs(p0, pm, pg, prev, sev)
+    table = res.per_class_scores(["a", "b", "c", "d"])
+    want = naive_per_class(p0, pm, pg, prev, sev)
+    assert table["class"].tolist() == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(table["cmrs"][:3], [w[0] for w in want[:3]], rtol=1e-12)
+    assert np.isnan(table["cmrs"][3]) and table["weight_share"][3] == 0
+    dens = np.array([w[1] for w in want])
+    np.testing.assert_allclose(table["weight_share"], dens / dens.sum(), rtol=1e-12)
+    # the overall weight S * I is the mean of the per-class weights S * I_k
+    np.testing.assert_allclose(res.class_weight.mean(axis=1), res.components["weight"], rtol=1e-12)
+
+
+def test_per_class_known_answers():
+    p0, pm, sev, prev = _probs(n=20, m=2, k=1, seed=11)
+    pg = np.clip(pm + np.random.default_rng(2).normal(0, 0.1, pm.shape), 0, 1)
+    res = cmrs(p0, pm, pg, prev, sev)
+    table = res.per_class_scores()
+    # one class: per-class CMRS is the overall score
+    assert table["class"].tolist() == [0] and table["cmrs"][0] == pytest.approx(res.score, rel=1e-12)
+    assert table["weight_share"][0] == pytest.approx(1.0)
+    # full recovery is 100 and the base rates 0 on every class
+    p0, pm, sev, prev = _probs(n=20, m=2, k=3, seed=12)
+    assert np.allclose(cmrs(p0, pm, np.repeat(p0[:, None], 2, 1), prev, sev).per_class_scores()["cmrs"], 100)
+    assert np.allclose(cmrs(p0, pm, np.broadcast_to(prev, pm.shape), prev, sev).per_class_scores()["cmrs"], 0)
+    with pytest.raises(ValueError, match="class names"):
+        res.per_class_scores(["a", "b"])
+    with pytest.raises(ValueError, match="per-class"):
+        CMRSResult(res.score, res.components).per_class_scores()

@@ -27,6 +27,7 @@ def test_fake_metrics_match_the_protocol_schema(run_folder):
 
     text = markdown_report(json.loads((run_folder / "eval" / "scar" / "metrics.json").read_text()))
     assert "| joint hard |" in text and "Linear probe" in text and "test-time attack" in text
+    assert "Per-class CMRS" in text and re.search(r"\| \d+\.\d \[\d+\.\d, \d+\.\d\] \|", text)
 
 
 def test_scan_run_finds_and_pairs_everything(run_folder):
@@ -67,6 +68,9 @@ def test_full_report(run_folder, tmp_path):
     assert "<td>a | b</td>" in html and "| a \\| b |" in md  # an escaped pipe inside a benchmark table cell
     # SCAR's numbers and the baseline's both appear (0.90 clean SCAR, 0.85 clean CLIP)
     assert "0.900 [0.850, 0.940]" in md and "0.850 [0.800, 0.890]" in md
+    # CMRS with its bootstrap CI, one decimal, like "47.2 [41.2, 52.2]"
+    cmrs = [r["cmrs"] for r in missingness_rows(scan_run(run_folder).evals) if r.get("cmrs") is not None]
+    assert f"{cmrs[0]:.1f} [{cmrs[0] - 6:.1f}, {cmrs[0] + 5:.1f}]" in md
 
 
 def test_umap_from_benchmark_coordinates(run_folder, tmp_path):

@@ -211,6 +211,13 @@ def test_missingness_bars():
 
     bars = [c for c in ax_a.containers if isinstance(c, BarContainer)]
     assert len(bars) == 2 and all(c.errorbar is not None for c in bars)  # CI error bars
+    cmrs_bars = [c for c in ax_c.containers if isinstance(c, BarContainer)]
+    assert len(cmrs_bars) == 2 and all(c.errorbar is None for c in cmrs_bars)  # no cmrs_ci: no error bars
+    fig = plot_missingness([dict(r, cmrs_ci=[r["cmrs"] - 5, r["cmrs"] + 4]) if "cmrs" in r else r for r in _rows()])
+    cmrs_bars = [c for c in fig.axes[1].containers if isinstance(c, BarContainer)]
+    assert all(c.errorbar is not None for c in cmrs_bars)
+    segs = [seg for c in cmrs_bars for seg in c.errorbar.lines[2][0].get_segments()]
+    assert sorted({(round(s[0][1], 6), round(s[1][1], 6)) for s in segs}) == [(55.0, 64.0), (60.0, 69.0)]
     no_cmrs = [dict(r, cmrs=None) for r in _rows()]
     fig = plot_missingness(no_cmrs)
     assert not fig.axes[1].patches and "no CMRS" in " ".join(t.get_text() for t in fig.axes[1].texts)

@@ -31,11 +31,34 @@ Edge cases (defined here, tested):
   :math:`D(p_G, p_0) = 0` as well (within ``atol``) and R = 0 otherwise. No NaN.
 - :math:`\sum S \cdot I = 0` (no mask changed the reference at all): CMRS is undefined and
   returned as NaN; the per-record components are still returned.
+
+Per-class CMRS (:meth:`CMRSResult.per_class_scores`): the same score with D replaced by the
+absolute difference on class k alone,
+
+.. math::
+
+    I_k = |p_{o,k} - p_{0,k}|, \quad
+    R_{G,k} = \mathrm{clip}\left(1 - \frac{|p_{G,k} - p_{0,k}|}{|\pi_k - p_{0,k}|}, 0, 1\right), \quad
+    \mathrm{CMRS}_k = 100 \times \frac{\sum_{x, m} S\, I_k\, R_{G,k}}{\sum_{x, m} S\, I_k},
+
+with the same clip and the same :math:`|\pi_k - p_{0,k}| = 0` rule as above, and NaN when
+:math:`\sum S I_k = 0`. Since :math:`I = \frac{1}{K}\sum_k I_k`, class k carries the share
+:math:`\sum S I_k / \sum_j \sum S I_j` of the overall weight. The overall CMRS is *not* a weighted
+mean of the :math:`\mathrm{CMRS}_k` (R is formed from the class-averaged differences); with K = 1
+the two coincide.
+
+Confidence interval (:meth:`CMRSResult.bootstrap_ci`): a record-level percentile bootstrap. Records
+are drawn with replacement (all masks of a record travel together); a resample that draws record
+i :math:`c_i` times scores :math:`100 \sum_i c_i A_i / \sum_i c_i B_i` with
+:math:`A_i = \sum_m S I R` and :math:`B_i = \sum_m S I` summed over the record's masks.
+Resamples with :math:`\sum_i c_i B_i = 0` are dropped. The draws are those of
+:func:`ecgfoundry.eval.metrics.bootstrap_weights`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -178,10 +201,16 @@ class CMRSResult:
     components : DataFrame
         One row per (record, mask): ``record``, ``mask``, ``severity``, ``impact``, ``resolution``,
         ``d_model`` = D(p_G, p0), ``d_prior`` = D(pi, p0), ``weight`` = S * I.
+    class_weight : ndarray of shape (N * M, K), optional
+        Per-class weights S * I_k, rows in the order of ``components``.
+    class_resolution : ndarray of shape (N * M, K), optional
+        Per-class resolutions R_k, rows in the order of ``components``. Both are set by :func:`cmrs`.
     """
 
     score: float
     components: pd.DataFrame
+    class_weight: np.ndarray | None = None
+    class_resolution: np.ndarray | None = None
 
     def per_record(self) -> pd.DataFrame:
         """Components averaged over the masks of each record, with the record's own CMRS."""
@@ -191,6 +220,73 @@ class CMRSResult:
         with np.errstate(invalid="ignore", divide="ignore"):
             out["cmrs"] = 100 * g["weighted"].sum() / g["weight"].sum()
         return out
+
+    def bootstrap_ci(self, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+        """Record-level percentile bootstrap interval of the score (see the module docstring).
+
+        Parameters
+        ----------
+        n_boot : int
+            Resamples; 0 gives ``(nan, nan)``.
+        seed : int
+        level : float
+            Coverage, e.g. 0.95.
+
+        Returns
+        -------
+        (low, high) : tuple of float
+            NaN when the score is NaN, ``n_boot`` is 0 or every resample had zero weight.
+        """
+        from ecgfoundry.eval.metrics import bootstrap_weights
+
+        if n_boot < 0:
+            raise ValueError(f"n_boot must be >= 0, got {n_boot}")
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        if n_boot == 0 or not np.isfinite(self.score):
+            return float("nan"), float("nan")
+        c = self.components
+        _, rec = np.unique(c["record"].to_numpy(), return_inverse=True)
+        n = int(rec.max()) + 1
+        w = c["weight"].to_numpy(dtype=np.float64)
+        num_i = np.bincount(rec, weights=w * c["resolution"].to_numpy(dtype=np.float64), minlength=n)
+        den_i = np.bincount(rec, weights=w, minlength=n)
+        counts = bootstrap_weights(n, n_boot, np.random.default_rng(seed))  # (n_boot, n)
+        num, den = counts @ num_i, counts @ den_i
+        keep = den > 0
+        if not keep.any():
+            return float("nan"), float("nan")
+        vals = 100 * num[keep] / den[keep]
+        alpha = (1 - level) / 2
+        lo, hi = np.quantile(vals, [alpha, 1 - alpha])
+        return float(lo), float(hi)
+
+    def per_class_scores(self, classes: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per-class CMRS (see the module docstring).
+
+        Parameters
+        ----------
+        classes : sequence of K str, optional
+            Class names (default: ``0 .. K-1``).
+
+        Returns
+        -------
+        DataFrame
+            One row per class: ``class``, ``cmrs`` (NaN where the class had no weight),
+            ``weight_share`` (the class's share of the summed per-class weights).
+        """
+        if self.class_weight is None or self.class_resolution is None:
+            raise ValueError("this CMRSResult has no per-class components (build it with cmrs())")
+        w, r = self.class_weight, self.class_resolution
+        k = w.shape[1]
+        names = list(range(k)) if classes is None else list(classes)
+        if len(names) != k:
+            raise ValueError(f"{len(names)} class names for {k} classes")
+        total = w.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = np.where(total > 0, 100 * (w * r).sum(axis=0) / np.where(total > 0, total, 1.0), np.nan)
+            share = total / total.sum() if total.sum() > 0 else np.full(k, np.nan)
+        return pd.DataFrame({"class": names, "cmrs": score, "weight_share": share})
 
 
 def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CMRSResult:
@@ -234,6 +330,9 @@ def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CM
     d_prior = np.broadcast_to(mean_abs_diff(np.broadcast_to(prev, p0.shape), p0)[:, None], (n, m))
     res = resolution(p_model, p0m, prev, atol)
     weight = sev * imp
+    # per class: D on a single class is the absolute difference (mean over a length-1 axis)
+    class_res = resolution(p_model[..., None], p0m[..., None], prev[:, None], atol)
+    class_weight = sev[..., None] * mean_abs_diff(p_masked[..., None], p0m[..., None])
     total = weight.sum()
     score = float(100 * (weight * res).sum() / total) if total > 0 else float("nan")
     comp = pd.DataFrame({
@@ -241,7 +340,7 @@ def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CM
         "severity": sev.ravel(), "impact": imp.ravel(), "resolution": res.ravel(),
         "d_model": d_model.ravel(), "d_prior": d_prior.ravel(), "weight": weight.ravel(),
     })
-    return CMRSResult(score, comp)
+    return CMRSResult(score, comp, class_weight.reshape(n * m, k), class_res.reshape(n * m, k))
 
 
 def _batched(fn: ProbabilityFn, signal: np.ndarray, observed: np.ndarray, batch_size: int) -> np.ndarray:

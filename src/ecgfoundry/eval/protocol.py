@@ -2,7 +2,8 @@
 
 1. **Zero-shot** scores ``cos(z, u_k)`` on the test split (prompts from the prompt file), clean and
    under every requested missingness kind x mode, with CMRS against a reference classifier F
-   (:mod:`ecgfoundry.eval.stress`).
+   (:mod:`ecgfoundry.eval.stress`), its record-level bootstrap CI and its per-class breakdown
+   (:mod:`ecgfoundry.eval.cmrs`).
 2. Optionally a **linear probe** on the frozen encoder's pooled features at 1 / 10 / 100 % of the
    training split (:mod:`ecgfoundry.eval.linear_probe`).
 3. Optionally **adversarial** macro AUROC and top-1 accuracy under FGSM / PGD for the zero-shot head
@@ -120,12 +121,12 @@ def find_prompts(prompts: dict, dataset: str, label_set: str, classes: Sequence[
     return prompts_for(prompts, label_set, classes)
 
 
-def _fmt(value, ci=None) -> str:
+def _fmt(value, ci=None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    s = f"{value:.3f}"
+    s = f"{value:.{digits}f}"
     if ci and ci[0] is not None and ci[1] is not None and all(math.isfinite(c) for c in ci):
-        s += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+        s += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
     return s
 
 
@@ -275,6 +276,10 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
             comp = c.cmrs.components
             d.update(cmrs=c.cmrs.score, impact=float(comp["impact"].mean()),
                      resolution=float(comp["resolution"].mean()))
+            if opts.n_boot:  # like auroc_ci: absent without bootstrap resamples
+                d["cmrs_ci"] = list(c.cmrs.bootstrap_ci(opts.n_boot, opts.seed))
+            pc = c.cmrs.per_class_scores(classes)
+            d["cmrs_per_class"] = dict(zip(pc["class"], pc["cmrs"]))
         missing.setdefault(c.kind, {})[c.mode] = d
     metrics: dict[str, Any] = {
         **(info or {}), "dataset": store.name, "label_set": label_set, "classes": list(classes),
@@ -340,9 +345,11 @@ def zero_shot_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for kind, mode, d in [("clean", "", zs["clean"])] + [(k, m, d) for k, by in zs["missingness"].items()
                                                         for m, d in by.items()]:
         ci = d.get("auroc_ci") or (None, None)
+        cci = d.get("cmrs_ci") or (None, None)  # absent in older metrics.json files
         rows.append({"condition": kind if kind == "clean" else f"{kind} {mode}", "kind": kind, "mode": mode,
                      "auroc": d.get("auroc"), "auroc_low": ci[0], "auroc_high": ci[1], "auprc": d.get("auprc"),
                      "f1": d.get("f1"), "severity": d.get("severity", 0.0), "cmrs": d.get("cmrs"),
+                     "cmrs_low": cci[0], "cmrs_high": cci[1],
                      "impact": d.get("impact"), "resolution": d.get("resolution")})
     return rows
 
@@ -368,7 +375,7 @@ def write_tables(metrics: dict[str, Any], out: str | Path) -> list[Path]:
 
 
 def write_figures(metrics: dict[str, Any], out: str | Path) -> list[Path]:
-    """``missingness.png`` (AUROC with CI and CMRS per condition) and ``adversarial.png`` (AUROC and
+    """``missingness.png`` (AUROC and CMRS with CIs per condition) and ``adversarial.png`` (AUROC and
     accuracy against epsilon per head and attack), when the metrics have them."""
     import matplotlib
 
@@ -391,7 +398,10 @@ def write_figures(metrics: dict[str, Any], out: str | Path) -> list[Path]:
         axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
         axes[0].set_ylabel("zero-shot macro AUROC")
         cm = np.array([np.nan if r["cmrs"] is None else r["cmrs"] for r in rows], dtype=float)
-        axes[1].bar(x, cm, color="#dd8452")
+        clo = np.array([np.nan if r["cmrs_low"] is None else r["cmrs_low"] for r in rows], dtype=float)
+        chi = np.array([np.nan if r["cmrs_high"] is None else r["cmrs_high"] for r in rows], dtype=float)
+        cerr = np.vstack([np.nan_to_num(cm - clo), np.nan_to_num(chi - cm)])
+        axes[1].bar(x, cm, yerr=cerr, color="#dd8452", capsize=3)
         axes[1].set_ylim(0, 100)
         axes[1].set_ylabel("CMRS")
         for ax in axes:
@@ -423,14 +433,30 @@ def write_figures(metrics: dict[str, Any], out: str | Path) -> list[Path]:
     return written
 
 
+def _per_class_cmrs_lines(missing: dict[str, dict]) -> list[str]:
+    """Per-class CMRS (classes x conditions) as Markdown lines; none when no cell has it."""
+    cells = [(f"{kind} {mode}", d["cmrs_per_class"]) for kind, by_mode in missing.items()
+             for mode, d in by_mode.items() if d.get("cmrs_per_class")]
+    if not cells:
+        return []
+    classes = list(dict.fromkeys(k for _, pc in cells for k in pc))
+    lines = ["", "### Per-class CMRS", "",
+             "CMRS restricted to one class (impact and resolution from that class's probability alone); "
+             "n/a where no mask changed the reference's output for the class.", "",
+             "| class | " + " | ".join(name for name, _ in cells) + " |", "|---" * (len(cells) + 1) + "|"]
+    for k in classes:
+        lines.append(f"| {k} | " + " | ".join(_fmt(pc.get(k), digits=1) for _, pc in cells) + " |")
+    return lines
+
+
 def markdown_report(metrics: dict[str, Any]) -> str:
-    """The Markdown tables of ``metrics.json``: zero-shot clean and under missingness (with CMRS),
-    the linear probe and the adversarial curve."""
+    """The Markdown tables of ``metrics.json``: zero-shot clean and under missingness (with CMRS, its
+    CI and per class when the metrics have them), the linear probe and the adversarial curve."""
     lines = [f"# Evaluation: {metrics.get('model', 'model')} on {metrics['dataset']} / {metrics['label_set']}", "",
              f"Test records: {metrics['n_test']}; seed {metrics['seed']}; bootstrap resamples {metrics['n_boot']}; "
              f"F1 thresholds chosen on validation ({metrics['n_val']} records).", "",
              "## Zero-shot under missingness", "",
-             "| condition | AUROC [95% CI] | AUPRC | F1 | severity | CMRS |", "|---|---|---|---|---|---|"]
+             "| condition | AUROC [95% CI] | AUPRC | F1 | severity | CMRS [95% CI] |", "|---|---|---|---|---|---|"]
     zs = metrics["zero_shot"]
     c = zs["clean"]
     lines.append(f"| clean | {_fmt(c['auroc'], c.get('auroc_ci'))} | {_fmt(c['auprc'])} | {_fmt(c['f1'])} | 0 | - |")
@@ -439,11 +465,12 @@ def markdown_report(metrics: dict[str, Any]) -> str:
             if "cmrs" not in d:
                 cm = "-"  # no reference
             else:
-                cm = "n/a" if d["cmrs"] is None else f"{d['cmrs']:.1f}"
+                cm = _fmt(d["cmrs"], d.get("cmrs_ci"), digits=1)
             lines.append(f"| {kind} {mode} | {_fmt(d['auroc'], d.get('auroc_ci'))} | {_fmt(d['auprc'])} | "
                          f"{_fmt(d['f1'])} | {d['severity']:.3f} | {cm} |")
     if c.get("skipped"):
         lines += ["", "Classes skipped (test): " + ", ".join(f"{k} ({v})" for k, v in c["skipped"].items())]
+    lines += _per_class_cmrs_lines(zs["missingness"])
     if metrics.get("linear_probe"):
         lines += ["", "## Linear probe (frozen encoder)", "",
                   "| fraction | n train | best epoch | val AUROC | test AUROC [95% CI] | AUPRC | F1 |",

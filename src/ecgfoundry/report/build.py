@@ -99,10 +99,10 @@ def _fmt(v, digits: int = 3) -> str:
     return str(v)
 
 
-def _ci(v, ci) -> str:
-    s = _fmt(v)
+def _ci(v, ci, digits: int = 3) -> str:
+    s = _fmt(v, digits)
     if ci and len(ci) == 2 and all(c is not None for c in ci):
-        s += f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+        s += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
     return s
 
 
@@ -378,7 +378,8 @@ def missingness_rows(evals: Sequence[EvalRun]) -> list[dict[str, Any]]:
             for mode, d in by_mode.items():
                 rows.append({"model": name, "condition": f"{kind} {mode}", "auroc": d.get("auroc"),
                              "auroc_ci": d.get("auroc_ci"), "auprc": d.get("auprc"), "f1": d.get("f1"),
-                             "severity": d.get("severity"), "cmrs": d.get("cmrs"), "impact": d.get("impact"),
+                             "severity": d.get("severity"), "cmrs": d.get("cmrs"), "cmrs_ci": d.get("cmrs_ci"),
+                             "impact": d.get("impact"),
                              "resolution": d.get("resolution")})
     return rows
 
@@ -411,10 +412,10 @@ def _section_missingness(ctx: _Ctx) -> Section:
     order = {c: i for i, c in enumerate(condition_order([r["condition"] for r in rows]))}
     model_order = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in rows))}  # SCAR first
     table = sorted(rows, key=lambda r: (order[r["condition"]], model_order[r["model"]]))
-    s.add(Table(["condition", "model", "AUROC [95% CI]", "AUPRC", "F1", "severity", "CMRS"],
+    s.add(Table(["condition", "model", "AUROC [95% CI]", "AUPRC", "F1", "severity", "CMRS [95% CI]"],
                 [[r["condition"], r["model"], _ci(r["auroc"], r.get("auroc_ci")), _fmt(r.get("auprc")),
                   _fmt(r.get("f1")), _fmt(r.get("severity")),
-                  "-" if r["condition"] == "clean" else _fmt(r.get("cmrs"), 1)] for r in table]))
+                  "-" if r["condition"] == "clean" else _ci(r.get("cmrs"), r.get("cmrs_ci"), 1)] for r in table]))
     skipped = m0.get("zero_shot", {}).get("clean", {}).get("skipped")
     if skipped:
         s.add(Text("Classes skipped in the macro averages (no positives or no negatives in the test split): "

@@ -142,13 +142,13 @@ def _bars(ax, rows: Sequence[Mapping[str, Any]], key: str, models: list[str], co
 
 
 def plot_missingness(rows: Sequence[Mapping[str, Any]], title: str | None = None):
-    """Grouped bars of zero-shot macro AUROC (95 % CI error bars) and CMRS per missingness condition.
+    """Grouped bars of zero-shot macro AUROC and CMRS per missingness condition (95 % CI error bars).
 
     Parameters
     ----------
     rows : sequence of dict
         One per (model, condition): ``model``, ``condition`` (``"clean"``, ``"lead rand"``, ...),
-        ``auroc``, optional ``auroc_ci`` (low, high), optional ``cmrs`` (0-100).
+        ``auroc``, optional ``auroc_ci`` (low, high), optional ``cmrs`` (0-100) and ``cmrs_ci``.
     """
     from matplotlib.figure import Figure
 
@@ -168,6 +168,7 @@ def plot_missingness(rows: Sequence[Mapping[str, Any]], title: str | None = None
     masked = [c for c in conditions if c != "clean"]
     has_cmrs = _bars(ax_c, rows, "cmrs", models, masked, colors)
     cmrs = [r["cmrs"] for r in rows if r.get("cmrs") is not None and math.isfinite(r["cmrs"])]
+    cmrs += [r["cmrs_ci"][1] for r in rows if r.get("cmrs_ci") and r["cmrs_ci"][1] is not None]  # room for bars
     top = 100.0 if not cmrs or max(cmrs) > 40 else max(1.0, math.ceil(max(cmrs) * 1.3))
     ax_c.set_ylim(0, top)
     for container in ax_c.containers:
