@@ -25,6 +25,7 @@ from ecgfoundry.models.registry import get_model_config, list_models
     (MaskerConfig, {"budget": 1.5}, "budget"),
     (MaskerConfig, {"tau": 0.0}, "tau"),
     (MaskerConfig, {"mode": "evil"}, "mode"),
+    (MaskerConfig, {"logit_bound": -1.0}, "logit_bound"),
     (SelectorConfig, {"enabled": "yes"}, "enabled"),
     (ModelConfig, {"embed_dim": -3}, "embed_dim"),
     (ModelConfig, {"objective": "swav"}, "objective"),

@@ -151,3 +151,38 @@ def test_shift_and_cap_are_exclusive():
 
     with pytest.raises(ValueError, match="cap and shift"):
         AdversarialMasker(8, cap=True, shift=True)
+
+
+def test_logit_bound_squashes_logits_and_keeps_initial_budget():
+    bounded = AdversarialMasker(16, hidden=8, tau=0.5, budget=0.2, cap=False, logit_bound=2.0).eval()
+    h, obs = _tokens()
+    # Initial gates are still the budget everywhere.
+    torch.testing.assert_close(bounded(h, obs).gate, torch.full((4, 30), 0.2))
+    torch.nn.init.normal_(bounded.net[-1].weight, std=50.0)
+    out = bounded(h, obs)
+    assert out.logits.abs().max() <= 2.0
+    assert out.logits.abs().max() > 1.9  # large raw logits reach the bound
+    # Same raw network without the bound: the bounded logit is 2 tanh(raw / 2).
+    free = AdversarialMasker(16, hidden=8, tau=0.5, budget=0.2, cap=False).eval()
+    free.load_state_dict(bounded.state_dict())
+    torch.testing.assert_close(out.logits, 2.0 * torch.tanh(free(h, obs).logits / 2.0))
+
+
+def test_logit_bound_keeps_gates_unsaturated_where_unbounded_ones_saturate():
+    def soft_fraction(bound):
+        torch.manual_seed(0)
+        m = AdversarialMasker(16, hidden=8, tau=0.5, budget=0.3, cap=False, shift=True, logit_bound=bound).eval()
+        torch.nn.init.normal_(m.net[-1].weight, std=30.0)
+        h, obs = _tokens()
+        g = m(h, obs).gate
+        return ((g > 0.05) & (g < 0.95)).float().mean().item()
+
+    assert soft_fraction(0.0) < 0.1
+    assert soft_fraction(1.0) > 0.5
+
+
+def test_logit_bound_must_be_non_negative():
+    import pytest
+
+    with pytest.raises(ValueError, match="logit_bound"):
+        AdversarialMasker(16, logit_bound=-1.0)

@@ -267,6 +267,7 @@ class MaskerConfig(_ConfigBase):
     tau: float = 0.5            # tau_m: temperature of the Gumbel–sigmoid gate
     hidden: int = 128           # hidden width of the masker MLP
     budget_mode: str = "shift"  # "shift": exact per-record budget | "cap": capped | "penalty": loss only
+    logit_bound: float = 0.0    # > 0: logits squashed to bound * tanh(l / bound) (keeps gates unsaturated)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, ("adversarial", "random", "none"))
@@ -274,6 +275,7 @@ class MaskerConfig(_ConfigBase):
         _number("budget", self.budget, lo=0, hi=1, lo_open=True, hi_open=True)
         _number("tau", self.tau, lo=0, lo_open=True)
         _positive_int("hidden", self.hidden)
+        _number("logit_bound", self.logit_bound, lo=0)
 
     @property
     def enabled(self) -> bool:

@@ -124,7 +124,7 @@ class ECGTextModel(nn.Module):
         self.masker: nn.Module | None
         if m.mode == "adversarial":
             self.masker = AdversarialMasker(d_ecg, m.hidden, m.tau, m.budget, cap=m.budget_mode == "cap",
-                                            shift=m.budget_mode == "shift")
+                                            shift=m.budget_mode == "shift", logit_bound=m.logit_bound)
         elif m.mode == "random":
             self.masker = RandomMasker(m.budget)
         else:

@@ -79,10 +79,16 @@ class AdversarialMasker(nn.Module):
         the observed tokens exactly ``budget``. ``b`` is found by bisection and enters the graph through
         one Newton step, so its gradient is the implicit one, ``db/da_i = w_i / sum_j w_j`` with
         ``w = sigmoid'``: the masker can only move removal *between* tokens, never add more.
+    logit_bound : float
+        When > 0, the logits are squashed to ``bound * tanh(l / bound)``. Unbounded logits grow
+        until every gate is saturated at 0 or 1 (``sigmoid' ~ 0``): the masker then gets no gradient
+        and the Gumbel noise no longer explores, so it freezes on whatever it chose early (on the
+        synthetic known-answer data, a fixed preference for some leads). A bound keeps the gates
+        within reach of the noise.
     """
 
     def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3,
-                 cap: bool = True, shift: bool = False):
+                 cap: bool = True, shift: bool = False, logit_bound: float = 0.0):
         super().__init__()
         if tau <= 0:
             raise ValueError(f"tau must be positive, got {tau}")
@@ -92,16 +98,24 @@ class AdversarialMasker(nn.Module):
         self.budget = float(budget)
         self.cap = bool(cap)
         self.shift = bool(shift)
+        if logit_bound < 0:
+            raise ValueError(f"logit_bound must be >= 0, got {logit_bound}")
+        self.logit_bound = float(logit_bound)
         if self.cap and self.shift:
             raise ValueError("choose one of cap and shift")
         self.net = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, 1))
         nn.init.zeros_(self.net[-1].weight)
-        nn.init.constant_(self.net[-1].bias, self.tau * math.log(budget / (1 - budget)))
+        init = self.tau * math.log(budget / (1 - budget))
+        if self.logit_bound:
+            init = self.logit_bound * math.atanh(max(-0.999, min(0.999, init / self.logit_bound)))
+        nn.init.constant_(self.net[-1].bias, init)
 
     def forward(self, tokens: Tensor, token_observed: Tensor,
                 generator: torch.Generator | None = None) -> MaskOutput:
         """Gates for ``tokens`` (N, M, D); stochastic in training, deterministic in eval mode."""
         logits = self.net(tokens).squeeze(-1).float()
+        if self.logit_bound:
+            logits = self.logit_bound * torch.tanh(logits / self.logit_bound)
         a = logits
         if self.training:
             a = a + logistic_noise(tuple(logits.shape), logits.device, logits.dtype, generator)
