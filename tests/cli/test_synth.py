@@ -65,6 +65,12 @@ def test_reader_loads_the_folder(written):
     assert classes[0] == "NORM" and labels.shape == (30, 16)
     rec = src.read(0)
     assert rec.signal.shape == (12, 1000) and rec.fs == 250 and rec.observed.all()
+    # Label-description text (text_source="labels") from the descriptions synth writes to dataset.json.
+    texts = WFDBFolder(written, text_source="labels").table["text"]
+    for row, text in zip(labels.astype(bool), texts):
+        named = [c for c, on in zip(classes, row) if on]
+        assert text.count(".") == len(named) and "bpm" not in text and "ms" not in text
+    assert "Normal ECG." in set(texts)
 
 
 def test_refuses_non_empty_folder_and_bad_conditions(written, tmp_path, capsys):

@@ -191,3 +191,22 @@ def test_open_dataset_detects_folder(root):
 
     ds = open_dataset(root, seed=3, dataset="mine")
     assert isinstance(ds, WFDBFolder) and ds.name == "mine"
+
+
+def test_text_from_label_descriptions(root):
+    (root / "dataset.json").write_text(json.dumps({"label_descriptions": {
+        "AF": "atrial fibrillation", "LBBB": "left bundle branch block."}}))
+    text = list(WFDBFolder(root, text_source="labels").table["text"])
+    # Described labels become sentences in the record's label order; an undescribed one keeps its name;
+    # a record without labels has no text (the report column is not used).
+    assert text == ["Atrial fibrillation. Left bundle branch block.", None, "CD.", "Atrial fibrillation.",
+                    "RBBB. Atrial fibrillation."]
+    assert list(WFDBFolder(root).table["text"])[:2] == ["atrial fibrillation and LBBB", "normal ECG"]
+
+
+def test_text_source_errors(root):
+    with pytest.raises(ValueError, match="text_source"):
+        WFDBFolder(root, text_source="statements")
+    (root / "dataset.json").write_text(json.dumps({"label_descriptions": ["AF"]}))
+    with pytest.raises(EcgDataError, match="label_descriptions"):
+        WFDBFolder(root, text_source="labels")

@@ -50,8 +50,10 @@ def register(sub) -> None:
     p.add_argument("--text-model", default=None, help="text encoder: local folder or hub id already cached")
     p.add_argument("--text-kind", choices=("transformers", "hashing"), default=None,
                    help="'hashing' = tiny random text encoder (smoke tests only)")
-    p.add_argument("--text-source", choices=("report", "report_en", "statements"), default=None,
-                   help="PTB-XL: which text to pair with each ECG (default: report)")
+    p.add_argument("--text-source", choices=("report", "report_en", "statements", "text", "labels"),
+                   default=None,
+                   help="text paired with each ECG: PTB-XL report | report_en | statements (SCP statement "
+                        "descriptions); WFDB folder (incl. synthetic) text | labels (label descriptions)")
     p.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
     p.add_argument("--seconds", type=float, default=10.0, help="harmonised length (default 10)")
     p.add_argument("--cache-root", type=Path, default=Path("runs/cache"), help="where dataset caches go")

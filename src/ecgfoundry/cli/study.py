@@ -79,7 +79,8 @@ def register(sub) -> None:
     c.add_argument("--encoder", default="transformer-tiny",
                    help="registered ECG encoder shared by every objective (default transformer-tiny)")
     c.add_argument("--label-set", default=None, help="probe label set (default: the dataset's default)")
-    c.add_argument("--text-source", choices=("report", "report_en", "statements"), default=None,
+    c.add_argument("--text-source", choices=("report", "report_en", "statements", "text", "labels"),
+                   default=None,
                    help="PTB-XL: text paired with each ECG for CLIP / SCAR (default: report)")
     c.add_argument("--text-kind", choices=("transformers", "hashing"), default=None,
                    help="text encoder of CLIP / SCAR ('hashing': tiny random encoder, smoke tests only)")

@@ -160,7 +160,8 @@ def run(args) -> int:
                        "description": "ecgfoundry synthetic conditions (see synthetic.json)"},
          "CD": {"classes": ["CD"], "mapping": {c: ["CD"] for c in cd_classes},
                 "description": "conduction disturbance: " + ", ".join(cd_classes)}}, indent=1))
-    (out / "dataset.json").write_text(json.dumps({"name": "synthetic", "default_label_set": "synthetic"}))
+    (out / "dataset.json").write_text(json.dumps({"name": "synthetic", "default_label_set": "synthetic",
+                                                       "label_descriptions": CLASS_DESCRIPTIONS}))
     meta = {
         "generator": "ecgfoundry.datasets.synthetic", "ecgfoundry_version": __version__,
         "config": cfg.to_dict(), "seed": cfg.seed, "n_records": written, "fs": cfg.fs,

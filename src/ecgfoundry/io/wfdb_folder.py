@@ -30,6 +30,14 @@ CSV columns:
 
 ``label_sets.json``: ``{"name": {"classes": [...], "mapping": {"code": ["class", ...]},
 "description": "..."}}``; a set without ``mapping`` maps each class name to itself.
+
+``dataset.json`` (optional): ``{"name": ..., "default_label_set": ..., "label_descriptions":
+{"code": "description", ...}}``.
+
+Text: ``text_source="text"`` (default) reads the ``text`` column; ``text_source="labels"`` builds each
+record's text from its label names instead, one sentence per label from ``label_descriptions``
+(the label name itself where it has none), like PTB-XL's ``statements`` option. A record without
+labels then has no text.
 """
 
 from __future__ import annotations
@@ -59,6 +67,19 @@ def _read_dataset_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise EcgDataError(path, None, "must hold a JSON object")
     return data
+
+
+TEXT_SOURCES = ("text", "labels")
+
+
+def labels_text(codes: Sequence[tuple[str, ...]], descriptions: Mapping[str, str]) -> list[str | None]:
+    """One text per record from its label names: ``"Anterior STEMI. Left ventricular hypertrophy."``."""
+    out: list[str | None] = []
+    for labels in codes:
+        parts = [str(descriptions.get(c, c)).strip().rstrip(".") for c in labels]
+        parts = [p[:1].upper() + p[1:] for p in parts if p]
+        out.append(". ".join(parts) + "." if parts else None)
+    return out
 
 
 RESERVED = ("record", "record_id", "labels", "text", "patient_id", "split", "fold", "age", "sex")
@@ -137,9 +158,17 @@ class WFDBFolder(RecordSource):
 
     def __init__(self, root: str | Path, table: str = "records.csv",
                  folds: Mapping[str, Sequence[int]] | None = None, seed: int = 0,
-                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), dataset: str | None = None):
+                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), dataset: str | None = None,
+                 text_source: str = "text"):
         super().__init__(root)
+        if text_source not in TEXT_SOURCES:
+            raise ValueError(f"text_source must be one of {TEXT_SOURCES} for a WFDB folder, got {text_source!r}")
+        self.text_source = text_source
         described = _read_dataset_json(self.root / "dataset.json")
+        descriptions = described.get("label_descriptions", {})
+        if not isinstance(descriptions, dict) or not all(isinstance(v, str) for v in descriptions.values()):
+            raise EcgDataError(self.root / "dataset.json", "label_descriptions",
+                               "expected an object {label: description}")
         if dataset or described.get("name"):
             self.name = dataset or str(described["name"])
         self.seed = seed
@@ -168,7 +197,8 @@ class WFDBFolder(RecordSource):
             "patient_id": patients,
             "split": self._splits(df, lines, patients, ids, folds, seed, fractions),
             "codes": codes,
-            "text": [clean_str(t) for t in df["text"]] if "text" in df.columns else [None] * len(df),
+            "text": (labels_text(codes, descriptions) if text_source == "labels" else
+                     [clean_str(t) for t in df["text"]] if "text" in df.columns else [None] * len(df)),
             "path": [str(self.root / (r + ".hea")) for r in records],
             "record": records,
             "csv_line": lines,
