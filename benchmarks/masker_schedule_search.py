@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--encoder", default="transformer-tiny")
+    p.add_argument("--text-source", choices=("text", "labels"), default="text",
+                   help="report text (default) or label descriptions as the paired text")
+    p.add_argument("--checkpoint-every", type=int, default=0,
+                   help="also keep a checkpoint every N steps and score the masker at each (its trajectory)")
     p.add_argument("--data", type=Path, default=REPO / "runs" / "known_answers" / "synth-n3000-seed0",
                    help="the synthetic folder made by known_answers_pretrain.py (data/ and cache/)")
     p.add_argument("--work", type=Path, default=REPO / "runs" / "masker_search")
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data / "data" / "evidence.jsonl").exists():
         raise SystemExit(f"{args.data}/data/evidence.jsonl not found: run benchmarks/known_answers_pretrain.py first "
                          "(it generates the synthetic data)")
-    store = open_store(args.data / "data", HarmonizeSpec(fs=100.0, seconds=10.0), args.data / "cache", progress=False)
+    store = open_store(args.data / "data", HarmonizeSpec(fs=100.0, seconds=10.0), args.data / "cache", progress=False,
+                       **({"text_source": "labels"} if args.text_source == "labels" else {}))
     val = store.split_indices("val")
     batch = store.batch(val, label_set="synthetic")
     signal, observed = np.ascontiguousarray(batch.signal), np.ascontiguousarray(batch.observed)
@@ -112,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             selector=base.selector.replace(**ov.get("selector", {})),
             **ov.get("model", {}))
         train_cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                                checkpoint_every=args.steps, log_every=50, **ov.get("train", {}))
+                                checkpoint_every=args.checkpoint_every or args.steps, log_every=50,
+                                **ov.get("train", {}))
         if text_encoder is None:
             text_encoder = build_text_encoder(model_cfg.text.replace(cache_dir=default_text_cache()))
-        run = args.work / f"{slug(text)}-{args.encoder}-steps{args.steps}-seed{args.seed}"
+        run = args.work / (f"{slug(text)}-{args.encoder}-steps{args.steps}-seed{args.seed}"
+                           + (f"-every{args.checkpoint_every}" if args.checkpoint_every else "")
+                           + ("-labeltext" if args.text_source == "labels" else ""))
         t0 = time.perf_counter()
         if not (run / "checkpoints" / "latest").exists():
             pretrain(model_cfg, train_cfg, store, run, progress=False, text_encoder=text_encoder)
@@ -130,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
             mask = model.masker(out.tokens, out.token_observed)
         logits = mask.logits.numpy()
         lead_gate = mask.gate.numpy().reshape(len(logits), 12, -1).mean((0, 2))
+        trajectory = {}
+        if args.checkpoint_every:
+            for ck in sorted((run / "checkpoints").glob("step_*")):
+                m_ck = load_model(ck, text_encoder=text_encoder)
+                m_ck.eval()
+                r_ck = ka.masker_evidence_ratio(m_ck, signal, observed, ev)["top_rho"]
+                trajectory[int(ck.name.split("_")[1])] = round(r_ck["localised"]["ratio"], 3)
+            print("trajectory (step: localised ratio):", trajectory, flush=True)
         row = {"config": text or "(scar preset)", "run": str(run.relative_to(REPO) if run.is_relative_to(REPO) else run),
                "ratio_localised": ratio["top_rho"]["localised"]["ratio"],
                "ratio_all": ratio["top_rho"]["all"]["ratio"],
@@ -137,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                "zero_shot_auroc": zs["macro_auroc"],
                "logit_spread_over_tau": float(logits.std(1).mean() / model_cfg.masker.tau),
                "lead_gate_min": float(lead_gate.min()), "lead_gate_max": float(lead_gate.max()),
-               "wall_s": round(wall, 1)}
+               "wall_s": round(wall, 1), "trajectory_localised": trajectory}
         rows.append(row)
         print(json.dumps(row), flush=True)
 
@@ -153,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| `{r['config']}` | **{r['ratio_localised']:.2f}** ({r['max_localised']:.2f}) | {r['ratio_all']:.2f} "
                      f"| {r['zero_shot_auroc']:.3f} | {r['logit_spread_over_tau']:.1f} "
                      f"| {r['lead_gate_min']:.2f}-{r['lead_gate_max']:.2f} |")
+    for r in rows:
+        if r["trajectory_localised"]:
+            lines += ["", f"Trajectory of `{r['config']}` (evidence ratio on the localised records at each kept "
+                      "checkpoint): " + ", ".join(f"step {k}: {v:.2f}" for k, v in r["trajectory_localised"].items())]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     args.out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
