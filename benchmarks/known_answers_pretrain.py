@@ -389,7 +389,9 @@ def render_markdown(r: dict) -> str:
         f"Command: `{r['command'].strip()}`  ",
         f"Data: `ecgfoundry synth --n {r['n_records']} --seed {r['data_seed']}` (100 Hz, 10 s); pretraining on the "
         f"{r['n_train']} train records (folds 1-8), every figure on the {r['n_test']} held-out test records (fold 10), "
-        f"measured once; nothing tuned, no model selection.  ",
+        f"measured once. The only setting chosen by a search is the SCAR presets' masker logit bound, on the "
+        f"validation split (fold 9; `results/masker_schedule_search.md`); the test split was not used for it.  ",
+        f"Text paired with each ECG: {'the label descriptions (`--text-source labels`)' if r.get('text_source') == 'labels' else 'the synthetic free-text reports'}.  ",
         f"Training: encoder `{r['encoder']}`, frozen all-MiniLM-L6-v2, {r['steps']} steps, batch {r['batch_size']}, "
         f"training seed {r['train_seed']}, all other settings the `TrainConfig` defaults; torch {r['torch']}, "
         f"{r['threads']} CPU threads; whole script {r['wall_s'] / 60:.1f} min.",
@@ -465,11 +467,6 @@ def render_markdown(r: dict) -> str:
               f"mean-pool {db['cos_evidence_leads_dropped']:.3f}).", ""]
     log = s["train_log"]
     lines += ["## Verdict at this budget", ""]
-    ratio = me["top_rho"]["localised"]["ratio"]
-    # Fixed before the run: "far more often" = at least twice the base rate on the localised records.
-    check2 = "met" if ratio >= 2.0 else ("only partly met" if ratio > 1.1 else "NOT met")
-    lines.append(f"- Check 2: {check2} (evidence ratio {ratio:.2f} on the localised records, top ρ by gate; "
-                 "criterion fixed in advance: met at ≥ 2.0, partly above 1.1).")
     if log.get("first_step_mask_rate_over_0.9") is not None:
         lines += [f"- **SCAR's masker collapsed**: from step {log['first_step_mask_rate_over_0.9']} on the training "
                   f"mask rate (mean gate) is above 0.9 (last 10 %: {log['mask_rate_end_mean_last_10pct']:.3f}; budget "
@@ -486,6 +483,23 @@ def render_markdown(r: dict) -> str:
         lines.append(f"- Check 1 for {name}: {'met' if ok else 'NOT met'} (held-out InfoNCE "
                      f"{m['init']['heldout_infonce']:.3f} → {m['trained']['heldout_infonce']:.3f}, zero-shot macro "
                      f"AUROC {m['trained']['zero_shot']['macro_auroc']:.3f}).")
+    ratio = me["top_rho"]["localised"]["ratio"]
+    # Fixed before the run: "far more often" = at least twice the base rate on the localised records.
+    check2 = "met" if ratio >= 2.0 else ("only partly met" if ratio > 1.1 else "NOT met")
+    lines.append(f"- Check 2: {check2} (evidence ratio {ratio:.2f} on the localised records, top ρ by gate; "
+                 "criterion fixed in advance: met at ≥ 2.0, partly above 1.1).")
+    lines.append(f"- Check 3: {'met' if verdict == 'holds' else verdict} (see above).")
+    costs = s.get("removal_costs", {})
+    if "masker" in costs and "evidence first" in costs and check2 != "met":
+        mk, evf = costs["masker"]["align_loss"], costs["evidence first"]["align_loss"]
+        rand = costs["random"]["align_loss"]
+        lines.append(f"- Why check 2 falls short: on SCAR's own encoder, removing what the masker picks raises the held-out "
+                     f"InfoNCE to {mk:.3f}, removing the evidence first only to {evf:.3f} (random: {rand:.3f}). The masker "
+                     + ("does maximise the adversarial objective, and it finds removals that hurt more than taking the "
+                        "evidence away, so evidence is not what an optimal adversary removes here."
+                        if mk > evf else "removes less than the evidence oracle would: an optimisation shortfall.")
+                     + " The synthetic reports also state rate, intervals and axis, which every lead carries, so the "
+                     "text is not only about the localised conditions.")
     lines.append("")
     return "\n".join(lines)
 
