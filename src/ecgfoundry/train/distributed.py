@@ -95,5 +95,12 @@ def all_ranks_agree(flag: bool, info: DistInfo, device: torch.device) -> bool:
 
 
 def cleanup(info: DistInfo) -> None:
+    """Tear the process group down once every rank is here (a rank that exits while another is still
+    inside a gloo collective or its teardown can abort with "terminate called without an active
+    exception")."""
     if info.enabled and dist.is_initialized():
+        try:
+            dist.barrier()
+        except RuntimeError:  # a peer already failed: tear down anyway, the launcher reports the failure
+            pass
         dist.destroy_process_group()
