@@ -389,17 +389,17 @@ def write_figures(metrics: dict[str, Any], out: str | Path) -> list[Path]:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
         names = [r["condition"] for r in rows]
         x = np.arange(len(rows))
-        au = np.array([np.nan if r["auroc"] is None else r["auroc"] for r in rows], dtype=float)
-        lo = np.array([np.nan if r["auroc_low"] is None else r["auroc_low"] for r in rows], dtype=float)
-        hi = np.array([np.nan if r["auroc_high"] is None else r["auroc_high"] for r in rows], dtype=float)
+
+        def col(key):
+            return np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+
+        au, lo, hi = col("auroc"), col("auroc_low"), col("auroc_high")
         err = np.vstack([np.nan_to_num(au - lo), np.nan_to_num(hi - au)])
         axes[0].bar(x, au, yerr=err, color="#4c72b0", capsize=3)
         axes[0].set_ylim(0.4, 1.0)
         axes[0].axhline(0.5, color="grey", lw=0.8, ls="--")
         axes[0].set_ylabel("zero-shot macro AUROC")
-        cm = np.array([np.nan if r["cmrs"] is None else r["cmrs"] for r in rows], dtype=float)
-        clo = np.array([np.nan if r["cmrs_low"] is None else r["cmrs_low"] for r in rows], dtype=float)
-        chi = np.array([np.nan if r["cmrs_high"] is None else r["cmrs_high"] for r in rows], dtype=float)
+        cm, clo, chi = col("cmrs"), col("cmrs_low"), col("cmrs_high")
         cerr = np.vstack([np.nan_to_num(cm - clo), np.nan_to_num(chi - cm)])
         axes[1].bar(x, cm, yerr=cerr, color="#dd8452", capsize=3)
         axes[1].set_ylim(0, 100)
