@@ -191,6 +191,9 @@ def test_open_dataset_detects_folder(root):
 
     ds = open_dataset(root, seed=3, dataset="mine")
     assert isinstance(ds, WFDBFolder) and ds.name == "mine"
+    # An option the reader does not take is named with the folder and the reader's own options.
+    with pytest.raises(ValueError, match=r"wfdb_folder dataset has no option 'fs' \(its options: table, folds"):
+        open_dataset(root, fs=500)
 
 
 def test_text_from_label_descriptions(root):

@@ -81,7 +81,8 @@ def register(sub) -> None:
     c.add_argument("--label-set", default=None, help="probe label set (default: the dataset's default)")
     c.add_argument("--text-source", choices=("report", "report_en", "statements", "text", "labels"),
                    default=None,
-                   help="PTB-XL: text paired with each ECG for CLIP / SCAR (default: report)")
+                   help="text paired with each ECG for CLIP / SCAR: PTB-XL report | report_en | statements; "
+                        "WFDB folder (incl. synthetic) text | labels (label descriptions)")
     c.add_argument("--text-kind", choices=("transformers", "hashing"), default=None,
                    help="text encoder of CLIP / SCAR ('hashing': tiny random encoder, smoke tests only)")
     c.add_argument("--text-model", default=None, help="text encoder: local folder or cached hub id")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from pathlib import Path
 
 from ecgfoundry.errors import EcgDataError
@@ -62,4 +63,10 @@ def open_dataset(path: str | Path, format: str | None = None, **kwargs):
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     module, cls = FORMATS[fmt]
     reader = getattr(importlib.import_module(module), cls)
+    accepted = inspect.signature(reader).parameters
+    unknown = sorted(k for k in kwargs if k not in accepted)
+    if unknown:
+        known = ", ".join(k for k in accepted if k not in ("self", "root", "path"))
+        raise ValueError(f"{path}: a {fmt} dataset has no option {', '.join(map(repr, unknown))} "
+                         f"(its options: {known or 'none'})")
     return reader(path, **kwargs)
