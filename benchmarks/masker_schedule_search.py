@@ -42,6 +42,7 @@ DEFAULT_CONFIGS = (
     "masker.logit_bound=3,train.masker_lr=3e-3",
     "masker.logit_bound=3,train.masker_steps=3",
     "masker.logit_bound=3,masker.tau=1.0",
+    "masker.logit_bound=3,masker.centre=true",
 )
 
 
@@ -134,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = ka.masker_evidence_ratio(model, signal, observed, ev)
         zs = ka.zero_shot_auroc(model, signal, observed, batch.labels, batch.classes)
         with torch.no_grad():
-            out = model.ecg_tokens(torch.from_numpy(signal), torch.from_numpy(observed))
-            mask = model.masker(out.tokens, out.token_observed)
+            mask, _ = model.masker_output(torch.from_numpy(signal), torch.from_numpy(observed))
         logits = mask.logits.numpy()
         lead_gate = mask.gate.numpy().reshape(len(logits), 12, -1).mean((0, 2))
         trajectory = {}

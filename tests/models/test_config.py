@@ -26,6 +26,8 @@ from ecgfoundry.models.registry import get_model_config, list_models
     (MaskerConfig, {"tau": 0.0}, "tau"),
     (MaskerConfig, {"mode": "evil"}, "mode"),
     (MaskerConfig, {"logit_bound": -1.0}, "logit_bound"),
+    (MaskerConfig, {"centre": "yes"}, "centre"),
+    (MaskerConfig, {"input": "raw"}, "input"),
     (SelectorConfig, {"enabled": "yes"}, "enabled"),
     (ModelConfig, {"embed_dim": -3}, "embed_dim"),
     (ModelConfig, {"objective": "swav"}, "objective"),
@@ -34,6 +36,9 @@ from ecgfoundry.models.registry import get_model_config, list_models
     (ModelConfig, {"objective": "scar", "masker": MaskerConfig(mode="none")}, "masker.mode"),
     (ModelConfig, {"objective": "clip", "masker": MaskerConfig(mode="random")}, "masker.mode"),
     (ModelConfig, {"objective": "clip", "use_consistency": True}, "use_consistency"),
+    (ModelConfig, {"objective": "scar", "masker": MaskerConfig(mode="random", centre=True)}, "masker.centre"),
+    (ModelConfig, {"objective": "scar", "masker": MaskerConfig(centre=True),
+                   "encoder": EncoderConfig(kind="resnet1d")}, "masker.centre"),
 ])
 def test_validation_error_names_field(cls, kwargs, field):
     with pytest.raises(ConfigError) as info:

@@ -154,3 +154,21 @@ def test_temperature_clamped_and_learnable():
 def test_text_count_mismatch():
     with pytest.raises(ValueError, match="texts"):
         _model("clip").forward_losses(*_batch(), TEXTS[:3])
+
+
+@pytest.mark.parametrize("masker_input", ["contextual", "local"])
+def test_masker_reads_the_configured_tokens_and_masker_step_trains_it(masker_input):
+    model = _model("scar", masker={"mode": "adversarial", "logit_bound": 3.0, "input": masker_input,
+                                   "centre": True}).eval()
+    x, m = _batch()
+    with torch.no_grad():
+        tokens, tobs = model.encoder.embed_tokens(x, m)
+        h = tokens if masker_input == "local" else model.encoder.encode_tokens(tokens, tobs)
+        gate, tobs2 = model.removal_gates(x, m)
+        torch.testing.assert_close(gate, model.masker(h, tobs).gate)
+    assert torch.equal(tobs, tobs2)
+    model.train()
+    losses = model.forward_losses(x, m, TEXTS, "masker", generator=torch.Generator().manual_seed(0))
+    losses["loss"].backward()
+    assert any(g is not None and g.abs().sum() > 0 for g in _grads(model.masker_parameters()))
+    assert all(g is None for g in _grads(model.encoder.parameters()))

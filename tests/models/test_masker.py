@@ -186,3 +186,50 @@ def test_logit_bound_must_be_non_negative():
 
     with pytest.raises(ValueError, match="logit_bound"):
         AdversarialMasker(16, logit_bound=-1.0)
+
+
+def test_centred_logits_remove_a_fixed_position_preference():
+    # The raw logit is a per-position preference shared by every record plus one record-specific bump:
+    # centring leaves only the bump, in training (batch mean) and at eval (running mean).
+    torch.manual_seed(0)
+    m = AdversarialMasker(4, hidden=4, tau=0.5, budget=0.3, cap=False, shift=False, centre_positions=12)
+    n, pos = 8, 10
+    prior = torch.linspace(-2, 2, pos)
+    bump = torch.zeros(n, pos)
+    bump[3, 7] = 5.0
+
+    class Fixed(torch.nn.Module):  # the MLP replaced by a lookup of the wanted raw logits
+        def forward(self, tokens):
+            return (prior + bump)[..., None] * tokens[..., :1]
+
+    m.net = Fixed()
+    h, obs = torch.ones(n, pos, 4), torch.ones(n, pos, dtype=torch.bool)
+    m.train()
+    for _ in range(2000):
+        out = m(h, obs)
+    expected = bump - bump.mean(0) + m.init_logit
+    torch.testing.assert_close(out.logits, expected)
+    torch.testing.assert_close(m.position_mean[:pos], prior + bump.mean(0), atol=1e-3, rtol=0)
+    m.eval()
+    torch.testing.assert_close(m(h, obs).logits, expected, atol=1e-3, rtol=0)
+    # Unobserved tokens do not enter the batch mean.
+    obs2 = obs.clone()
+    obs2[:4, 0] = False
+    h2 = h.clone()
+    h2[:4, 0] = 100.0
+    m.train()
+    torch.testing.assert_close(m(h2, obs2).logits[4:, 0], torch.full((4,), m.init_logit))
+
+
+def test_centring_passes_gradient_only_to_deviations_and_checks_length():
+    import pytest
+
+    m = AdversarialMasker(16, hidden=8, tau=0.5, budget=0.3, cap=False, shift=False, centre_positions=30).train()
+    torch.nn.init.normal_(m.net[-1].weight)
+    h, obs = _tokens()
+    out = m(h, obs)
+    # A shift shared by every record at a position has no effect: d(sum of logits over records)/d(bias) = 0.
+    out.logits.sum().backward()
+    assert abs(m.net[-1].bias.grad.item()) < 1e-5
+    with pytest.raises(ValueError, match="centres 30 token positions"):
+        m(torch.randn(2, 31, 16), torch.ones(2, 31, dtype=torch.bool))

@@ -268,6 +268,8 @@ class MaskerConfig(_ConfigBase):
     hidden: int = 128           # hidden width of the masker MLP
     budget_mode: str = "shift"  # "shift": exact per-record budget | "cap": capped | "penalty": loss only
     logit_bound: float = 0.0    # > 0: logits squashed to bound * tanh(l / bound) (keeps gates unsaturated)
+    centre: bool = False        # centre the logits per token position (batch / running mean): no fixed lead preference
+    input: str = "contextual"   # what the masker reads: "contextual" (full-view transformer output) | "local" (token embeddings)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, ("adversarial", "random", "none"))
@@ -276,6 +278,8 @@ class MaskerConfig(_ConfigBase):
         _number("tau", self.tau, lo=0, lo_open=True)
         _positive_int("hidden", self.hidden)
         _number("logit_bound", self.logit_bound, lo=0)
+        _bool("centre", self.centre)
+        _choice("input", self.input, ("contextual", "local"))
 
     @property
     def enabled(self) -> bool:
@@ -414,6 +418,10 @@ class ModelConfig(_ConfigBase):
         _number("unimodal_dropout", self.unimodal_dropout, lo=0, hi=1, hi_open=True)
         if self.objective == "scar" and not self.masker.enabled:
             raise ConfigError("masker.mode", "objective 'scar' needs a masker ('adversarial' or 'random')")
+        if self.masker.centre and (self.masker.mode != "adversarial" or self.encoder.kind != "transformer"):
+            raise ConfigError("masker.centre", "centring the masker's logits per token position needs an adversarial "
+                                               f"masker and a transformer encoder (fixed lead x time positions); got "
+                                               f"masker.mode={self.masker.mode!r}, encoder.kind={self.encoder.kind!r}")
         if self.objective != "scar" and self.masker.enabled:
             raise ConfigError("masker.mode", f"objective {self.objective!r} has no masked branch; "
                                              "set masker.mode to 'none'")

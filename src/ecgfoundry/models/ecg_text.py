@@ -123,8 +123,10 @@ class ECGTextModel(nn.Module):
         m = cfg.masker
         self.masker: nn.Module | None
         if m.mode == "adversarial":
+            positions = cfg.encoder.n_leads * cfg.encoder.max_time_patches if m.centre else 0
             self.masker = AdversarialMasker(d_ecg, m.hidden, m.tau, m.budget, cap=m.budget_mode == "cap",
-                                            shift=m.budget_mode == "shift", logit_bound=m.logit_bound)
+                                            shift=m.budget_mode == "shift", logit_bound=m.logit_bound,
+                                            centre_positions=positions)
         elif m.mode == "random":
             self.masker = RandomMasker(m.budget)
         else:
@@ -188,11 +190,17 @@ class ECGTextModel(nn.Module):
         model at test time with its own masker and to draw the removal map; the masker is never used
         by :meth:`encode_ecg`.
         """
+        out, tobs = self.masker_output(signal, observed)
+        return out.gate, tobs
+
+    def masker_output(self, signal: Tensor, observed: Tensor) -> tuple[MaskOutput, Tensor]:
+        """The adversarial masker's full output (gates, logits) on the full view, and ``token_observed``;
+        see :meth:`removal_gates`."""
         if not isinstance(self.masker, AdversarialMasker):
             raise ValueError(f"model {self.cfg.name or self.cfg.objective!r} has no adversarial masker")
         x, tobs = self.encoder.embed_tokens(signal, observed.to(torch.bool))
-        h = self.encoder.encode_tokens(x, tobs)
-        return self.masker(h, tobs).gate, tobs
+        h = x if self.cfg.masker.input == "local" else self.encoder.encode_tokens(x, tobs)
+        return self.masker(h, tobs), tobs
 
     def token_weights(self, signal: Tensor, observed: Tensor, removed: Tensor | None = None) -> Tensor:
         """The selector's pooling weights ``alpha`` (N, M) over the tokens (SCAR's token importance).
@@ -290,6 +298,8 @@ class ECGTextModel(nn.Module):
         assert self.masker is not None
         if isinstance(self.masker, AdversarialMasker):
             assert h_full is not None
+            if self.cfg.masker.input == "local":
+                h_full = x
             if masker_step:
                 return self.masker(h_full.detach(), tobs, generator)
             with torch.no_grad():

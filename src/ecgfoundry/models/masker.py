@@ -85,10 +85,19 @@ class AdversarialMasker(nn.Module):
         and the Gumbel noise no longer explores, so it freezes on whatever it chose early (on the
         synthetic known-answer data, a fixed preference for some leads). A bound keeps the gates
         within reach of the noise.
+    centre_positions : int
+        When > 0, the logits are centred per token position: ``l_i - mean_n l_{n,i}`` over the
+        observed tokens at position ``i`` of the batch in training (the gradient flows through the
+        mean, as in batch normalisation), and minus a running mean (momentum ``centre_momentum``) in
+        eval mode. The masker then ranks a record's tokens by how much more than the same position
+        of a typical record they are worth removing; a fixed preference for some leads or times,
+        which the encoder learns to live with like random masking, cancels out. The value is the
+        number of positions the running mean holds (leads x time patches of the longest input).
     """
 
     def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3,
-                 cap: bool = True, shift: bool = False, logit_bound: float = 0.0):
+                 cap: bool = True, shift: bool = False, logit_bound: float = 0.0,
+                 centre_positions: int = 0, centre_momentum: float = 0.01):
         super().__init__()
         if tau <= 0:
             raise ValueError(f"tau must be positive, got {tau}")
@@ -109,11 +118,22 @@ class AdversarialMasker(nn.Module):
         if self.logit_bound:
             init = self.logit_bound * math.atanh(max(-0.999, min(0.999, init / self.logit_bound)))
         nn.init.constant_(self.net[-1].bias, init)
+        if centre_positions < 0:
+            raise ValueError(f"centre_positions must be >= 0, got {centre_positions}")
+        if not 0 < centre_momentum <= 1:
+            raise ValueError(f"centre_momentum must be in (0, 1], got {centre_momentum}")
+        self.centre_positions = int(centre_positions)
+        self.centre_momentum = float(centre_momentum)
+        self.init_logit = init
+        if self.centre_positions:
+            self.register_buffer("position_mean", torch.full((self.centre_positions,), float(init)))
 
     def forward(self, tokens: Tensor, token_observed: Tensor,
                 generator: torch.Generator | None = None) -> MaskOutput:
         """Gates for ``tokens`` (N, M, D); stochastic in training, deterministic in eval mode."""
         logits = self.net(tokens).squeeze(-1).float()
+        if self.centre_positions:
+            logits = self._centre(logits, token_observed.to(torch.bool))
         if self.logit_bound:
             logits = self.logit_bound * torch.tanh(logits / self.logit_bound)
         a = logits
@@ -134,6 +154,24 @@ class AdversarialMasker(nn.Module):
             capped_keep = torch.log1p(-gate.clamp(max=1.0 - 1e-6))
             keep_log = torch.where(over & observed, capped_keep, keep_log)
         return MaskOutput(gate, keep_log, logits)
+
+    def _centre(self, logits: Tensor, observed: Tensor) -> Tensor:
+        m = logits.shape[-1]
+        if m > self.centre_positions:
+            raise ValueError(f"the masker centres {self.centre_positions} token positions, the input has {m}")
+        running = self.position_mean[:m]
+        if self.training:
+            obs = observed.to(logits.dtype)
+            count = obs.sum(0)
+            seen = count > 0
+            batch_mean = (logits * obs).sum(0) / count.clamp(min=1)
+            with torch.no_grad():
+                upd = running + self.centre_momentum * (batch_mean.detach() - running)
+                self.position_mean[:m] = torch.where(seen, upd, running)
+            mean = torch.where(seen, batch_mean, running)
+        else:
+            mean = running
+        return logits - mean + self.init_logit
 
 
 def _budget_offset(a: Tensor, observed: Tensor, budget: float, iters: int = 40) -> Tensor:
