@@ -55,12 +55,7 @@ def plot_shared_features(panels: Sequence[dict], path: str | Path) -> Path | Non
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle("Shared top-k SHAP features across datasets (pairwise |A ∩ B| / k)", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_umap(coords: pd.DataFrame, title: str, path: str | Path, task: str = "label") -> Path:
@@ -79,6 +74,11 @@ def plot_umap(coords: pd.DataFrame, title: str, path: str | Path, task: str = "l
         ax.set_xticks([]), ax.set_yticks([])
         ax.legend(fontsize=7, markerscale=2, loc="best", frameon=False)
     fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)
+
+
+def _save(plt, fig, path: str | Path) -> Path:
+    """Lay out ``fig``, write it to ``path`` (PNG, parents created) and close it."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
