@@ -103,21 +103,9 @@ def localised_leads(items) -> list[int]:
 # measurements
 # ----------------------------------------------------------------------------------------------
 def heldout_infonce(model, signal, observed, texts, batch_size: int) -> float:
-    """Mean symmetric InfoNCE of the full view over consecutive held-out batches (eval mode)."""
-    import torch
-    import torch.nn.functional as F
+    from ecgfoundry.eval.zero_shot import heldout_infonce as infonce
 
-    model.eval()
-    losses = []
-    with torch.no_grad():
-        scale = float(model.scale())
-        for a in range(0, len(texts) - batch_size + 1, batch_size):
-            z = model.encode_ecg(torch.from_numpy(signal[a:a + batch_size]), torch.from_numpy(observed[a:a + batch_size]))
-            u = model.encode_text(texts[a:a + batch_size])
-            logits = scale * z @ u.T
-            target = torch.arange(len(z))
-            losses.append(0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)).item())
-    return float(np.mean(losses))
+    return infonce(model, signal, observed, texts, batch_size)
 
 
 def zero_shot_auroc(model, signal, observed, labels, classes) -> dict:

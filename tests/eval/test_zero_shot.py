@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from ecgfoundry.eval.zero_shot import ZeroShotHead, zero_shot_classifier, zero_shot_scores
+from ecgfoundry.eval.zero_shot import ZeroShotHead, heldout_infonce, zero_shot_classifier, zero_shot_scores
 
 
 class StandIn(nn.Module):
@@ -73,3 +73,27 @@ def test_scores_are_cosines_and_batch_invariant():
     head = ZeroShotHead(model, cls, scale=50.0)
     logits = head(torch.from_numpy(sig), torch.from_numpy(obs)).detach().numpy()
     np.testing.assert_allclose(logits, 50 * s1, atol=1e-4)
+
+
+def test_heldout_infonce_matches_naive_loops_and_drops_the_partial_batch():
+    model = StandIn().eval()
+    rng = np.random.default_rng(0)
+    n, b, scale = 11, 4, 7.0
+    signal = rng.normal(size=(n, 12, 20)).astype(np.float32)
+    observed = rng.random((n, 12, 20)) > 0.2
+    words = ["af", "normal", "block", "st", "elevation", "rhythm"]
+    texts = [" ".join(rng.choice(words, 3)) for _ in range(n)]
+    got = heldout_infonce(model, signal, observed, texts, batch_size=b, scale=scale)
+    per_batch = []
+    for a in (0, 4):  # records 8-10 are a partial batch: left out
+        z = model.encode_ecg(torch.from_numpy(signal[a:a + b]), torch.from_numpy(observed[a:a + b])).detach().numpy()
+        u = model.encode_text(texts[a:a + b]).numpy()
+        sim = scale * z @ u.T
+        rows = [np.log(np.exp(sim[i]).sum()) - sim[i, i] for i in range(b)]
+        cols = [np.log(np.exp(sim[:, j]).sum()) - sim[j, j] for j in range(b)]
+        per_batch.append(0.5 * (np.mean(rows) + np.mean(cols)))
+    assert got == pytest.approx(np.mean(per_batch), rel=1e-5)
+    with pytest.raises(ValueError, match="whole batch of 32"):
+        heldout_infonce(model, signal, observed, texts, batch_size=32, scale=scale)
+    with pytest.raises(ValueError, match="11 records but 10 texts"):
+        heldout_infonce(model, signal, observed, texts[:10], batch_size=b, scale=scale)

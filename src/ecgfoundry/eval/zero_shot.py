@@ -93,6 +93,34 @@ def zero_shot_scores(model, signal, observed, classifier: torch.Tensor, batch_si
     return np.concatenate(out) if out else np.zeros((0, len(cls)), dtype=np.float32)
 
 
+def heldout_infonce(model, signal, observed, texts: Sequence[str], batch_size: int = 32,
+                    scale: float | None = None) -> float:
+    """Mean symmetric InfoNCE of the full view over consecutive whole batches of ``batch_size`` records.
+
+    Within a batch, ``logits = scale * z @ u.T`` with ``z = encode_ecg`` and ``u = encode_text`` (both
+    L2-normalised); the loss is ``(CE(logits, i) + CE(logits.T, i)) / 2``. Chance is ``ln(batch_size)``.
+    ``scale`` defaults to the model's learned ``scale()``. A trailing partial batch is left out (its
+    chance level differs); fewer records than one batch raise ``ValueError``.
+    """
+    if len(texts) != len(signal):
+        raise ValueError(f"{len(signal)} records but {len(texts)} texts")
+    if len(texts) < batch_size:
+        raise ValueError(f"held-out InfoNCE needs at least one whole batch of {batch_size} records, got {len(texts)}")
+    device = _device(model)
+    losses = []
+    with torch.no_grad(), _EvalMode(model):
+        s = float(model.scale()) if scale is None else float(scale)
+        for a in range(0, len(texts) - batch_size + 1, batch_size):
+            x = torch.as_tensor(np.asarray(signal[a:a + batch_size], dtype=np.float32)).to(device)
+            o = torch.as_tensor(np.asarray(observed[a:a + batch_size], dtype=bool)).to(device)
+            z = nnf.normalize(torch.as_tensor(model.encode_ecg(x, o)).float(), dim=-1)
+            u = nnf.normalize(torch.as_tensor(model.encode_text(list(texts[a:a + batch_size]))).float().to(device), dim=-1)
+            logits = s * z @ u.T
+            target = torch.arange(len(z), device=device)
+            losses.append(0.5 * (nnf.cross_entropy(logits, target) + nnf.cross_entropy(logits.T, target)).item())
+    return float(np.mean(losses))
+
+
 class ZeroShotHead(nn.Module):
     """``forward(signal, observed) -> logits = scale * cos(z, u_k)``: the zero-shot classifier as a
     differentiable torch callable (for adversarial attacks and CMRS).
