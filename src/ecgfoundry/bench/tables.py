@@ -65,12 +65,7 @@ def f1_table(summary: pd.DataFrame, cells: pd.DataFrame, classifiers: Sequence[s
     s = add_cells(summary, cells)
     s["value"] = [_cell(m, i) for m, i in zip(s["f1_median"], s["f1_iqr"])]
     index = ["dataset", "size", "n", "n_pos", "k", "task", "pooling", "model"]
-    wide = s.pivot_table(index=index, columns="classifier", values="value", aggfunc="first").reset_index()
-    wide.columns.name = None
-    for c in classifiers:
-        if c not in wide.columns:
-            wide[c] = "–"
-    return _order(wide[index + list(classifiers)], datasets).reset_index(drop=True)
+    return _wide(s, index, "classifier", classifiers, datasets)
 
 
 def headline_table(summary: pd.DataFrame, best: pd.DataFrame, cells: pd.DataFrame, models: Sequence[str],
@@ -80,12 +75,18 @@ def headline_table(summary: pd.DataFrame, best: pd.DataFrame, cells: pd.DataFram
     s = add_cells(summary, cells).merge(best[["model", "dataset", "classifier"]], on=["model", "dataset", "classifier"])
     s["value"] = [f"{_cell(m, i)} {c}" for m, i, c in zip(s["f1_median"], s["f1_iqr"], s["classifier"])]
     index = ["dataset", "size", "n", "k", "task", "pooling"]
-    wide = s.pivot_table(index=index, columns="model", values="value", aggfunc="first").reset_index()
+    return _wide(s, index, "model", models, datasets)
+
+
+def _wide(s: pd.DataFrame, index: list[str], column: str, names: Sequence[str],
+          datasets: Sequence[str] | None) -> pd.DataFrame:
+    """``s["value"]`` pivoted to one column per entry of ``names`` (``column``'s values; "–" where absent)."""
+    wide = s.pivot_table(index=index, columns=column, values="value", aggfunc="first").reset_index()
     wide.columns.name = None
-    for m in models:
-        if m not in wide.columns:
-            wide[m] = "–"
-    return _order(wide[index + list(models)], datasets).reset_index(drop=True)
+    for name in names:
+        if name not in wide.columns:
+            wide[name] = "–"
+    return _order(wide[index + list(names)], datasets).reset_index(drop=True)
 
 
 def best_table(best: pd.DataFrame, datasets: Sequence[str] | None = None) -> pd.DataFrame:
