@@ -1,0 +1,82 @@
+"""The exhaustive lead-removal attack of ``benchmarks/known_answers_pretrain.py`` (issue 4, check 2):
+its costs against a record-by-record loop, and its summary against hand-made costs with a known answer."""
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import known_answers_pretrain as ka  # noqa: E402
+
+from ecgfoundry.models.config import TextConfig  # noqa: E402
+from ecgfoundry.models.registry import create_model  # noqa: E402
+
+
+def _naive_cost(model, signal, observed, texts, leads, lam, batch_size, i):
+    """Cost of removing ``leads`` from record i, computed for i's batch alone (every record of the batch
+    loses the same leads), one record at a time for the encoder."""
+    a = (i // batch_size) * batch_size
+    rows = range(a, min(a + batch_size, len(texts)))
+    with torch.no_grad():
+        embs, full = [], []
+        for r in rows:
+            x, tobs = model.encoder.embed_tokens(torch.from_numpy(signal[r:r + 1]), torch.from_numpy(observed[r:r + 1]))
+            n_time = tobs.shape[1] // 12
+            removed = torch.tensor([lead in leads for lead in range(12) for _ in range(n_time)])[None] & tobs
+            keep = torch.zeros(tuple(tobs.shape)).masked_fill(removed, float("-inf"))
+            embs.append(F.normalize(model.ecg_proj(model.pool(model.encoder.encode_tokens(x, tobs, keep), tobs, keep)), dim=-1))
+            full.append(F.normalize(model.ecg_proj(model.pool(model.encoder.encode_tokens(x, tobs), tobs)), dim=-1))
+        e, e_full = torch.cat(embs), torch.cat(full)
+        u = F.normalize(model.text_features([texts[r] for r in rows]), dim=-1)
+        logits = model.scale() * e @ u.T
+        j = i - a
+        ce = -torch.log_softmax(logits[j], 0)[j]
+        return float(ce + lam * (1 - (e[j] * e_full[j]).sum()))
+
+
+def test_lead_subset_costs_match_a_record_by_record_loop():
+    torch.manual_seed(0)
+    model = create_model("scar", encoder="transformer-tiny", text=TextConfig(kind="hashing"))
+    model.eval()
+    rng = np.random.default_rng(0)
+    n, t = 5, 400
+    signal = rng.normal(size=(n, 12, t)).astype(np.float32)
+    observed = np.ones((n, 12, t), bool)
+    observed[1, 3] = False  # an unobserved lead stays out of every removal
+    texts = [f"report {i} sinus rhythm" for i in range(n)]
+    subsets, costs, tobs = ka.lead_subset_costs(model, signal, observed, texts, 2, 0.5, batch_size=3)
+    assert subsets == list(itertools.combinations(range(12), 2))
+    assert costs.shape == (66, n) and tobs.shape[0] == n
+    for j in (0, 7, 65):
+        for i in range(n):
+            assert costs[j, i] == pytest.approx(_naive_cost(model, signal, observed, texts, subsets[j], 0.5, 3, i),
+                                                rel=1e-4, abs=1e-4)
+
+
+def test_best_lead_removal_known_answer():
+    # 2 records, 2 time patches per lead; record 0: evidence in leads 0 and 1 only; record 1: everywhere.
+    n_time = 2
+    tobs = np.ones((2, 12 * n_time), bool)
+    ev = np.zeros((2, 12, n_time), bool)
+    ev[0, :2] = True
+    ev[1] = True
+    subsets = list(itertools.combinations(range(12), 2))
+    costs = np.zeros((len(subsets), 2), np.float32)
+    costs[subsets.index((5, 6)), 0] = 3.0   # the costliest removal of record 0 avoids its evidence
+    costs[subsets.index((0, 1)), 0] = 2.0   # removing its evidence leads is second
+    costs[subsets.index((0, 5)), 0] = 2.5
+    labels = np.array([[1], [1]])
+    out = ka.best_lead_removal(subsets, costs, tobs, ev.reshape(2, -1), labels, ["X"])
+    loc = out["localised"]
+    assert loc["records"] == 1  # record 1's evidence covers every token
+    assert loc["best_ratio"] == 0.0
+    base = 4 / 24
+    assert loc["evidence_leads_ratio"] == pytest.approx(1.0 / base)
+    assert loc["best_cost"] == pytest.approx(3.0) and loc["evidence_leads_cost"] == pytest.approx(2.0)
+    assert loc["fraction_of_subsets_costlier_than_evidence_leads"] == pytest.approx(2 / len(subsets))
+    assert out["per_class"] == {}  # fewer than 3 localised records of class X
