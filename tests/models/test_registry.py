@@ -9,7 +9,7 @@ from ecgfoundry.models.registry import (create_model, get_encoder_config, get_mo
                                         list_models, model_description)
 
 PRESETS = {"clip", "merl", "scar", "scar-randmask-mean", "scar-randmask-mean-cons", "scar-advmask-mean",
-           "scar-advmask-sel"}
+           "scar-advmask-sel", "scar-leadmask"}
 ENCODERS = {"transformer-tiny", "resnet1d-tiny", "transformer-cpu", "transformer-base", "resnet18", "resnet34"}
 
 
@@ -38,6 +38,8 @@ def test_alias_and_ablation_flags():
     assert rows["scar-randmask-mean-cons"].use_consistency
     assert rows["scar-advmask-mean"].masker.mode == "adversarial" and not rows["scar-advmask-mean"].selector.enabled
     assert rows["scar-advmask-sel"].selector.enabled and not rows["scar-advmask-sel"].use_consistency
+    assert rows["scar-leadmask"].masker.unit == "lead" and rows["scar-leadmask"].masker.estimator == "score"
+    assert rows["scar-leadmask"].selector.enabled and rows["scar-leadmask"].use_consistency
     assert rows["clip"].objective == "clip" and rows["merl"].objective == "merl"
 
 

@@ -260,6 +260,13 @@ class MaskerConfig(_ConfigBase):
     removing everything costs it at most ``lambda_mask (1 - rho)^2`` while it gains up to the whole
     alignment loss, and on the synthetic known-answer run it learned to remove every token
     (``results/pretrain_known_answers.md``).
+
+    ``unit="lead"`` (an extension; transformer encoders only) removes whole leads: one gate per lead
+    (the mean of its tokens' logits), the budget being the fraction of observed leads removed.
+    ``estimator="score"`` (an extension) trains the adversarial masker on ``samples`` hard removals per
+    record with the score-function (REINFORCE) gradient and a leave-one-out baseline instead of the
+    paper's relaxed Gumbel–sigmoid gate; the model side then trains on one hard removal per record
+    (:mod:`ecgfoundry.models.masker`). It needs ``budget_mode="shift"``.
     """
 
     mode: str = "adversarial"   # "adversarial" | "random" | "none"
@@ -270,6 +277,9 @@ class MaskerConfig(_ConfigBase):
     logit_bound: float = 0.0    # > 0: logits squashed to bound * tanh(l / bound) (keeps gates unsaturated)
     centre: bool = False        # centre the logits per token position (batch / running mean): no fixed lead preference
     input: str = "contextual"   # what the masker reads: "contextual" (full-view transformer output) | "local" (token embeddings)
+    unit: str = "token"         # what one gate removes: "token" | "lead" (transformer encoders)
+    estimator: str = "gumbel"   # masker gradient: "gumbel" (relaxed gate, the paper) | "score" (hard draws, REINFORCE)
+    samples: int = 4            # hard draws per record and masker step (estimator "score"; >= 2)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, ("adversarial", "random", "none"))
@@ -280,6 +290,16 @@ class MaskerConfig(_ConfigBase):
         _number("logit_bound", self.logit_bound, lo=0)
         _bool("centre", self.centre)
         _choice("input", self.input, ("contextual", "local"))
+        _choice("unit", self.unit, ("token", "lead"))
+        _choice("estimator", self.estimator, ("gumbel", "score"))
+        _positive_int("samples", self.samples)
+        if self.estimator == "score":
+            if self.samples < 2:
+                raise ConfigError("samples", f"the score estimator's leave-one-out baseline needs at least 2 "
+                                             f"draws, got {self.samples}")
+            if self.budget_mode != "shift":
+                raise ConfigError("estimator", f"estimator 'score' needs budget_mode 'shift' (the draws' budget is "
+                                               f"set per record); got budget_mode={self.budget_mode!r}")
 
     @property
     def enabled(self) -> bool:
@@ -418,6 +438,13 @@ class ModelConfig(_ConfigBase):
         _number("unimodal_dropout", self.unimodal_dropout, lo=0, hi=1, hi_open=True)
         if self.objective == "scar" and not self.masker.enabled:
             raise ConfigError("masker.mode", "objective 'scar' needs a masker ('adversarial' or 'random')")
+        if (self.masker.unit != "token" or self.masker.estimator != "gumbel") and self.masker.mode != "adversarial":
+            raise ConfigError("masker.unit" if self.masker.unit != "token" else "masker.estimator",
+                              f"lead-level removal and the score estimator are options of the adversarial masker; "
+                              f"masker.mode={self.masker.mode!r}")
+        if self.masker.unit == "lead" and self.encoder.kind != "transformer":
+            raise ConfigError("masker.unit", f"lead-level removal needs a lead x time token encoder (transformer); "
+                                             f"encoder.kind={self.encoder.kind!r}")
         if self.masker.centre and (self.masker.mode != "adversarial" or self.encoder.kind != "transformer"):
             raise ConfigError("masker.centre", "centring the masker's logits per token position needs an adversarial "
                                                f"masker and a transformer encoder (fixed lead x time positions); got "

@@ -67,7 +67,7 @@ from ecgfoundry.losses.unimodal import UnimodalAlignmentLoss
 from ecgfoundry.models.build import build_encoder
 from ecgfoundry.models.config import ModelConfig
 from ecgfoundry.models.encoder_output import EncoderOutput
-from ecgfoundry.models.masker import AdversarialMasker, MaskOutput, RandomMasker
+from ecgfoundry.models.masker import AdversarialMasker, MaskOutput, RandomMasker, leave_one_out_advantage
 from ecgfoundry.models.selector import Selector
 from ecgfoundry.models.text import build_text_encoder
 
@@ -126,7 +126,8 @@ class ECGTextModel(nn.Module):
             positions = cfg.encoder.n_leads * cfg.encoder.max_time_patches if m.centre else 0
             self.masker = AdversarialMasker(d_ecg, m.hidden, m.tau, m.budget, cap=m.budget_mode == "cap",
                                             shift=m.budget_mode == "shift", logit_bound=m.logit_bound,
-                                            centre_positions=positions)
+                                            centre_positions=positions,
+                                            n_leads=cfg.encoder.n_leads if m.unit == "lead" else 0)
         elif m.mode == "random":
             self.masker = RandomMasker(m.budget)
         else:
@@ -309,6 +310,8 @@ class ECGTextModel(nn.Module):
     def _scar_losses(self, signal: Tensor, observed: Tensor, texts: Sequence[str], masker_step: bool,
                      generator: torch.Generator | None) -> dict[str, Tensor]:
         cfg = self.cfg
+        if cfg.masker.estimator == "score":
+            return self._scar_score_losses(signal, observed, texts, masker_step, generator)
         need_full = self.has_adversary or cfg.use_consistency
         # Everything that does not depend on the gate is constant in the masker step.
         with torch.set_grad_enabled(torch.is_grad_enabled() and not masker_step):
@@ -336,5 +339,74 @@ class ECGTextModel(nn.Module):
         out.update(self.budget_loss(mask.gate, tobs))
         budget = cfg.lambda_mask * out["budget"]
         out["loss"] = -adversary_target + budget if masker_step else adversary_target + budget
+        out["logit_scale"] = scale.detach()
+        return out
+
+    def removal_costs(self, x: Tensor, tobs: Tensor, u: Tensor, scale: Tensor, e_full: Tensor | None,
+                      removed: Tensor) -> Tensor:
+        """What each of ``K`` hard removals costs each record: (K, N).
+
+        ``removed`` (K, N, M) bool. The cost of record i is the mean of its two InfoNCE terms within
+        the (local) batch, ECG -> text (row i) and text -> ECG (column i), plus ``lambda_cons (1 - cos)``
+        to the full view when the model has the consistency term: the per-record share of the loss
+        the adversary maximises. ``x`` (N, M, D) token embeddings, ``u`` (N, E) normalised text
+        embeddings.
+        """
+        k, n, m = removed.shape
+        keep_log = torch.zeros(removed.shape, dtype=x.dtype, device=x.device).masked_fill(removed, float("-inf"))
+        keep_log = keep_log.reshape(k * n, m)
+        tobs_k = tobs.repeat(k, 1)
+        h = self.encoder.encode_tokens(x.repeat(k, 1, 1), tobs_k, keep_log)
+        e = self.ecg_proj(self.pool(h, tobs_k, keep_log)).reshape(k, n, -1)
+        logits = scale * F.normalize(e, dim=-1).float() @ u.float().T                     # (K, N, N)
+        target = torch.arange(n, device=x.device).expand(k, n)
+        ce_row = F.cross_entropy(logits.transpose(1, 2), target, reduction="none")       # ECG -> text
+        ce_col = F.cross_entropy(logits, target, reduction="none")                        # text -> ECG
+        cost = 0.5 * (ce_row + ce_col)
+        if self.cfg.use_consistency:
+            assert e_full is not None
+            cost = cost + self.cfg.lambda_cons * (1 - F.cosine_similarity(e.float(), e_full.float()[None], dim=-1))
+        return cost
+
+    def _scar_score_losses(self, signal: Tensor, observed: Tensor, texts: Sequence[str], masker_step: bool,
+                           generator: torch.Generator | None) -> dict[str, Tensor]:
+        """SCAR with hard removals and the score-function masker (``masker.estimator="score"``)."""
+        cfg = self.cfg
+        masker = self.masker
+        assert isinstance(masker, AdversarialMasker)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not masker_step):
+            scale = self.scale()
+            x, tobs = self.encoder.embed_tokens(signal, observed)
+            u = F.normalize(self.text_features(texts), dim=-1)
+        with torch.no_grad():
+            h_full = self.encoder.encode_tokens(x, tobs)
+            e_full = self.ecg_proj(self.pool(h_full, tobs))
+        h_in = (x if cfg.masker.input == "local" else h_full).detach()
+        if masker_step:
+            draws = masker.sample(h_in, tobs, cfg.masker.samples, generator)
+            with torch.no_grad():
+                costs = self.removal_costs(x.detach(), tobs, u.detach(), scale.detach(), e_full, draws.removed)
+                adv = leave_one_out_advantage(costs)
+                adv = adv / adv.std().clamp(min=1e-6)
+            out = self.budget_loss(draws.prob, tobs)
+            out["align"] = costs.mean()
+            out["mask_rate"] = (draws.removed.float().sum() / (tobs.float().sum() * len(costs)).clamp(min=1)).detach()
+            out["loss"] = -(adv * draws.log_prob).mean()
+            out["logit_scale"] = scale.detach()
+            return out
+        with torch.no_grad():
+            removed = masker.sample(h_in, tobs, 1, generator).removed[0]
+        keep_log = torch.zeros(removed.shape, dtype=x.dtype, device=x.device).masked_fill(removed, float("-inf"))
+        h_hat = self.encoder.encode_tokens(x, tobs, keep_log)
+        e_masked = self.ecg_proj(self.pool(h_hat, tobs, keep_log))
+        out = self.clip_loss(F.normalize(e_masked, dim=-1), u, scale)
+        loss = out["align"]
+        if cfg.use_consistency:
+            out.update(self.consistency_loss(e_masked, e_full))
+            loss = loss + cfg.lambda_cons * out["consistency"]
+        assert self.budget_loss is not None
+        out.update(self.budget_loss(removed.to(x.dtype), tobs))
+        out["budget"] = out["budget"].detach()  # the removal is drawn, not a function of the model side
+        out["loss"] = loss
         out["logit_scale"] = scale.detach()
         return out

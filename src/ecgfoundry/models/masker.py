@@ -11,6 +11,19 @@ and ``keep_log = log(1 - g)``, computed stably as ``logsigmoid(-(l + eps) / tau_
 encoder and the pooling use to down-weight removed tokens. Unobserved tokens get ``g = 0``
 (they are already excluded by ``token_observed``).
 
+Lead-level removal (``n_leads > 0``, an extension of the paper's token-level masker): the masker
+still scores every token, but a lead's logit is the mean of its observed tokens' logits, the gate,
+the budget and the noise are per lead, and each lead's gate is spread over its tokens. The adversary
+then removes whole leads, the kind of missingness lead-reduced recordings have.
+
+Score-function estimator (:meth:`AdversarialMasker.sample`): instead of the relaxed gate, draw ``K``
+hard removals ``r ~ Bernoulli(p)``, ``p = sigmoid((l - b) / tau_m)`` with ``b`` the per-record budget
+offset (mean p over observed units = rho), and let the masker minimise
+``-mean_k (c_k - mean_{j != k} c_j) log P(r_k)`` (REINFORCE with the leave-one-out baseline; Williams
+1992; Kool et al. 2019), where ``c_k`` is what the removal ``r_k`` costs the model. The gradient is an
+unbiased estimate of the gradient of the expected cost of *hard* removals, so the masker is trained
+for what removing a token or lead really costs, not for what scaling it by ``1 - g`` costs.
+
 Random (ablation): each observed token is removed with probability ``rate`` (``g`` in {0, 1},
 ``keep_log`` in {0, -inf}); the last observed token of a record is never removed, so every record
 keeps something to pool. It masks in training and at eval alike.
@@ -25,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MaskOutput", "AdversarialMasker", "RandomMasker", "logistic_noise"]
+__all__ = ["MaskOutput", "RemovalSample", "AdversarialMasker", "RandomMasker", "logistic_noise", "expand_units",
+           "leave_one_out_advantage"]
 
 
 @dataclass
@@ -45,6 +59,46 @@ class MaskOutput:
     gate: Tensor
     keep_log: Tensor
     logits: Tensor | None = None
+
+
+@dataclass
+class RemovalSample:
+    """``K`` hard removals drawn by :meth:`AdversarialMasker.sample`.
+
+    Attributes
+    ----------
+    removed : Tensor of shape (K, N, M), bool
+        Which tokens each draw removes (never an unobserved token, never every observed token).
+    log_prob : Tensor of shape (K, N)
+        log P(draw) under the masker's Bernoulli distribution, differentiable in its parameters.
+    prob : Tensor of shape (N, M)
+        Removal probability of each token (its unit's p; 0 for unobserved tokens).
+    """
+
+    removed: Tensor
+    log_prob: Tensor
+    prob: Tensor
+
+
+def expand_units(values: Tensor, token_observed: Tensor, n_leads: int) -> Tensor:
+    """Spread per-unit values (..., N, U) over tokens (..., N, M).
+
+    ``n_leads == 0``: units are tokens, ``values`` is returned masked. Otherwise units are leads and
+    tokens are lead-major (token ``l * P + p`` is patch ``p`` of lead ``l``, as the tokenizer orders
+    them); unobserved tokens get 0 (False for bool values).
+    """
+    if n_leads:
+        m = token_observed.shape[-1]
+        values = values.unsqueeze(-1).expand(*values.shape, m // n_leads).reshape(*values.shape[:-1], m)
+    return torch.where(token_observed, values, torch.zeros_like(values))
+
+
+def leave_one_out_advantage(costs: Tensor) -> Tensor:
+    """``c_k - mean_{j != k} c_j`` over the first dimension (the K draws), K >= 2."""
+    k = costs.shape[0]
+    if k < 2:
+        raise ValueError(f"the leave-one-out baseline needs at least 2 draws, got {k}")
+    return costs - (costs.sum(0, keepdim=True) - costs) / (k - 1)
 
 
 def logistic_noise(shape: tuple[int, ...], device: torch.device | str | None = None,
@@ -97,8 +151,11 @@ class AdversarialMasker(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 128, tau: float = 0.5, budget: float = 0.3,
                  cap: bool = True, shift: bool = False, logit_bound: float = 0.0,
-                 centre_positions: int = 0, centre_momentum: float = 0.01):
+                 centre_positions: int = 0, centre_momentum: float = 0.01, n_leads: int = 0):
         super().__init__()
+        if n_leads < 0:
+            raise ValueError(f"n_leads must be >= 0, got {n_leads}")
+        self.n_leads = int(n_leads)
         if tau <= 0:
             raise ValueError(f"tau must be positive, got {tau}")
         if not 0 < budget < 1:
@@ -128,19 +185,35 @@ class AdversarialMasker(nn.Module):
         if self.centre_positions:
             self.register_buffer("position_mean", torch.full((self.centre_positions,), float(init)))
 
+    def unit_logits(self, tokens: Tensor, token_observed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Logits per removal unit (N, U), which units are observed (N, U), and the token logits (N, M).
+
+        Units are tokens, or leads (``n_leads > 0``: the mean logit of a lead's observed tokens).
+        """
+        observed = token_observed.to(torch.bool)
+        logits = self.net(tokens).squeeze(-1).float()
+        if self.centre_positions:
+            logits = self._centre(logits, observed)
+        if self.logit_bound:
+            logits = self.logit_bound * torch.tanh(logits / self.logit_bound)
+        if not self.n_leads:
+            return logits, observed, logits
+        n, m = logits.shape
+        if m % self.n_leads:
+            raise ValueError(f"{m} tokens do not split into {self.n_leads} leads")
+        obs = observed.reshape(n, self.n_leads, m // self.n_leads)
+        w = obs.to(logits.dtype)
+        per_lead = (logits.reshape(obs.shape) * w).sum(-1) / w.sum(-1).clamp(min=1)
+        return per_lead, obs.any(-1), logits
+
     def forward(self, tokens: Tensor, token_observed: Tensor,
                 generator: torch.Generator | None = None) -> MaskOutput:
         """Gates for ``tokens`` (N, M, D); stochastic in training, deterministic in eval mode."""
-        logits = self.net(tokens).squeeze(-1).float()
-        if self.centre_positions:
-            logits = self._centre(logits, token_observed.to(torch.bool))
-        if self.logit_bound:
-            logits = self.logit_bound * torch.tanh(logits / self.logit_bound)
+        logits, observed, token_logits = self.unit_logits(tokens, token_observed)
         a = logits
         if self.training:
             a = a + logistic_noise(tuple(logits.shape), logits.device, logits.dtype, generator)
         a = a / self.tau
-        observed = token_observed.to(torch.bool)
         if self.shift:
             a = a - _budget_offset(a, observed, self.budget)
         gate = torch.where(observed, torch.sigmoid(a), torch.zeros_like(a))
@@ -153,7 +226,41 @@ class AdversarialMasker(nn.Module):
             gate = gate * scale
             capped_keep = torch.log1p(-gate.clamp(max=1.0 - 1e-6))
             keep_log = torch.where(over & observed, capped_keep, keep_log)
-        return MaskOutput(gate, keep_log, logits)
+        tobs = token_observed.to(torch.bool)
+        if self.n_leads:
+            gate, keep_log = expand_units(gate, tobs, self.n_leads), expand_units(keep_log, tobs, self.n_leads)
+        return MaskOutput(gate, keep_log, token_logits)
+
+    def sample(self, tokens: Tensor, token_observed: Tensor, n_samples: int,
+               generator: torch.Generator | None = None) -> RemovalSample:
+        """``n_samples`` hard removals for the score-function estimator (see the module docstring).
+
+        Each observed unit is removed independently with probability ``p = sigmoid((l - b) / tau)``,
+        ``b`` the per-record offset that makes the mean ``p`` over the record's observed units equal
+        the budget (so a record loses ``budget`` of its units on average, whatever the masker prefers).
+        A draw that would remove every observed unit of a record keeps the one with the largest
+        uniform draw, as the random masker does; ``log_prob`` is that of the draw before this rescue
+        (an event of probability about ``budget ** U``).
+        """
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+        logits, observed, _ = self.unit_logits(tokens, token_observed)
+        a = logits / self.tau
+        a = a - _budget_offset(a, observed, self.budget)
+        p = torch.sigmoid(a)
+        u = torch.rand((n_samples,) + tuple(a.shape), device=a.device, dtype=a.dtype, generator=generator)
+        r = (u < p.detach()) & observed
+        w = observed.to(a.dtype)
+        log_prob = ((r.to(a.dtype) * F.logsigmoid(a) + (~r).to(a.dtype) * F.logsigmoid(-a)) * w).sum(-1)
+        all_removed = observed.any(-1) & ~(observed & ~r).any(-1)
+        keep = F.one_hot(u.masked_fill(~observed, -1.0).argmax(-1), a.shape[-1]).to(torch.bool)
+        r = r & ~(keep & all_removed[..., None])
+        tobs = token_observed.to(torch.bool)
+        if self.n_leads:
+            removed, prob = expand_units(r, tobs, self.n_leads), expand_units(p, tobs, self.n_leads)
+        else:
+            removed, prob = r & tobs, torch.where(tobs, p, torch.zeros_like(p))
+        return RemovalSample(removed, log_prob, prob.detach())
 
     def _centre(self, logits: Tensor, observed: Tensor) -> Tensor:
         m = logits.shape[-1]
