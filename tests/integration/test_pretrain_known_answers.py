@@ -46,7 +46,7 @@ def synth(tmp_path_factory):
 
 # SCAR used to fail this at 300 steps (held-out InfoNCE 3.22 vs chance 3.47) until its masker's logits
 # were bounded (MaskerConfig.logit_bound); it now passes, so it is a plain case again.
-@pytest.mark.parametrize("preset", ["scar-randmask-mean", "scar"])
+@pytest.mark.parametrize("preset", ["scar-randmask-mean", "scar", "scar-leadmask"])
 def test_pretraining_learns_synthetic_conditions(tmp_path, synth, preset):
     store, text = synth
     test = store.batch(store.split_indices("test"), label_set="synthetic")

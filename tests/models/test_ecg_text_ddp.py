@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -18,7 +19,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, port: int, out_dir: str, preset: str) -> None:
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     from ecgfoundry.models.registry import create_model
@@ -26,7 +27,7 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
     try:
         torch.manual_seed(0)
-        model = create_model("scar", encoder="transformer-tiny", text={"kind": "hashing", "hashing_dim": 16},
+        model = create_model(preset, encoder="transformer-tiny", text={"kind": "hashing", "hashing_dim": 16},
                              embed_dim=16)
         ddp = DDP(model, find_unused_parameters=True)
         opt_model = torch.optim.SGD(model.model_parameters(), lr=0.1)
@@ -54,7 +55,8 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def test_alternating_steps_under_ddp(tmp_path):
-    mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
+@pytest.mark.parametrize("preset", ["scar", "scar-leadmask"])
+def test_alternating_steps_under_ddp(tmp_path, preset):
+    mp.spawn(_worker, args=(_free_port(), str(tmp_path), preset), nprocs=WORLD, join=True)
     a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD))
     torch.testing.assert_close(a, b)  # replicas stay in sync

@@ -75,7 +75,7 @@ def test_sample_log_prob_matches_a_naive_bernoulli_likelihood():
         r = draws.removed[k].reshape(2, 4, 5).any(-1)
         for i in range(2):
             naive = sum(math.log(p[i, u]) if r[i, u] else math.log(1 - p[i, u]) for u in range(4) if lead_obs[i, u])
-            assert abs(float(draws.log_prob[k, i]) - naive) < 1e-4
+            assert abs(float(draws.log_prob[k, i].detach()) - naive) < 1e-4
             # whole leads: every observed token of a lead shares its fate
             rr = draws.removed[k, i].reshape(4, 5)
             assert all(rr[u][tobs[i].reshape(4, 5)[u]].unique().numel() <= 1 for u in range(4))
@@ -196,3 +196,17 @@ def test_score_model_step_removes_whole_leads_hard():
 def test_config_errors_name_the_field(overrides, field):
     with pytest.raises(ConfigError, match=f"^{field}:"):
         get_model_config("scar", **overrides)
+
+
+def test_score_steps_run_under_autocast():
+    """Mixed precision (bf16 autocast on CPU, standing in for CUDA autocast): both steps finite."""
+    torch.manual_seed(0)
+    model = create_model("scar-leadmask", **TINY).train()
+    x = torch.randn(5, 12, 500)
+    obs = torch.ones_like(x, dtype=torch.bool)
+    for kind in ("model", "masker"):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            losses = model.forward_losses(x, obs, TEXTS, kind, generator=torch.Generator().manual_seed(0))
+        assert all(torch.isfinite(v).all() for v in losses.values()), (kind, losses)
+        losses["loss"].backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.masker_parameters())

@@ -18,7 +18,7 @@ EXAMPLE = """examples:
   ecgfoundry pretrain --objective simclr --data runs/synth --out runs/simclr --steps 300   # ECG-only SSL
   ecgfoundry pretrain --objective clef --data ../shared/data/ptbxl --out runs/clef-ptbxl    # age/sex-guided
 presets: clip, merl, scar (= full), scar-randmask-mean, scar-randmask-mean-cons, scar-advmask-mean,
-         scar-advmask-sel; ECG-only: simclr, moco, byol, clef (--objective NAME is the preset of that
+         scar-advmask-sel, scar-leadmask (extension: whole-lead adversary); ECG-only: simclr, moco, byol, clef (--objective NAME is the preset of that
          objective). --config FILE takes a JSON {"model": {...}, "train": {...}} instead.
 ECG-only objectives draw two augmented views per record themselves (crop, scaling, noise, baseline
 wander, time and lead masks: the model's "ssl" config), so --lead-drop-p / --span-* do not apply to them;
