@@ -38,7 +38,7 @@ import statistics
 import time
 
 PRESETS = ("clip", "merl", "scar-randmask-mean", "scar-randmask-mean-cons", "scar-advmask-mean",
-           "scar-advmask-sel", "scar")
+           "scar-advmask-sel", "scar", "scar-leadmask")
 
 
 class _Trainer:
