@@ -122,6 +122,27 @@ def zero_shot_auroc(model, signal, observed, labels, classes) -> dict:
             "skipped": m.skipped}
 
 
+def evidence_ratio_ci(ev: np.ndarray, removed: np.ndarray, tobs: np.ndarray, rows: np.ndarray, n_boot: int = 1000,
+                      seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the pooled evidence ratio over records.
+
+    The ratio is (evidence among removed) / (evidence among observed), pooled over the records in
+    ``rows`` as :func:`masker_evidence_ratio` computes it; records are resampled with replacement
+    (``n_boot`` times, ``numpy.random.default_rng(seed)``), so the interval reflects which records the
+    test split happens to hold. ``ev``, ``removed``, ``tobs``: (N, M) bool, ``ev`` and ``removed``
+    already restricted to observed tokens.
+    """
+    idx = np.flatnonzero(rows)
+    per = np.stack([(ev & removed).sum(1), removed.sum(1), ev.sum(1), tobs.sum(1)], 1)[idx].astype(float)
+    draws = np.random.default_rng(seed).integers(0, len(idx), (n_boot, len(idx)))
+    tot = per[draws].sum(1)                                            # (n_boot, 4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = (tot[:, 0] / tot[:, 1]) / (tot[:, 2] / tot[:, 3])
+    ratios = ratios[np.isfinite(ratios)]
+    a = (1 - level) / 2
+    return float(np.quantile(ratios, a)), float(np.quantile(ratios, 1 - a))
+
+
 def masker_evidence_ratio(model, signal, observed, ev_tokens: np.ndarray, batch_size: int = 128) -> dict:
     """How much more often than the base rate the trained masker's removed tokens are evidence."""
     import torch
@@ -152,7 +173,8 @@ def masker_evidence_ratio(model, signal, observed, ev_tokens: np.ndarray, batch_
         hit = ev[rows][removed[rows]].mean() if removed[rows].any() else float("nan")
         return {"records": int(rows.sum()), "base_rate": float(base), "evidence_among_removed": float(hit),
                 "removed_fraction": float(removed[rows].sum() / max(tobs[rows].sum(), 1)),
-                "ratio": float(hit / base) if base > 0 else float("nan"), "max_possible_ratio": float(1 / base)}
+                "ratio": float(hit / base) if base > 0 else float("nan"), "max_possible_ratio": float(1 / base),
+                "ratio_ci95": evidence_ratio_ci(ev, removed & tobs, tobs, rows)}
 
     return {"budget_rho": rho, "mean_gate": float(gate[tobs].mean()), "_removed_top": removed_top, "_tobs": tobs,
             "gate_gt_0.5": {k: ratio(removed_thr, rows) for k, rows in subsets.items()},
@@ -541,7 +563,8 @@ def render_markdown(r: dict) -> str:
         f"Budget ρ = {me['budget_rho']}; mean gate over observed held-out tokens: " + ", ".join(
             f"{n} {r['models'][n]['masker_evidence']['mean_gate']:.3f}" for n in adversaries)
         + " (when every gate is saturated at 1, \"top ρ\" picks tokens by index order, not by evidence). "
-        "Ratio = P(evidence | removed) / P(evidence); a random masker gives 1. scar-leadmask (an extension, not "
+        "Ratio = P(evidence | removed) / P(evidence); a random masker gives 1; in brackets a 95 % "
+        "percentile bootstrap interval over records (1000 resamples, seed 0). scar-leadmask (an extension, not "
         "in the paper) removes whole leads: its gate is per lead, and \"top ρ\" takes whole leads in gate order "
         "(the last one partly, in time order).",
         "",
@@ -554,8 +577,9 @@ def render_markdown(r: dict) -> str:
             for subset in ("all", "localised"):
                 x = mev[rule][subset]
                 lines.append(f"| {name} | {label}, {subset} records | {x['records']} | {x['base_rate']:.3f} | "
-                             f"{x['evidence_among_removed']:.3f} | {x['removed_fraction']:.3f} | **{x['ratio']:.2f}** | "
-                             f"{x['max_possible_ratio']:.2f} |")
+                             f"{x['evidence_among_removed']:.3f} | {x['removed_fraction']:.3f} | **{x['ratio']:.2f}**"
+                             + (" [{:.2f}, {:.2f}]".format(*x["ratio_ci95"]) if "ratio_ci95" in x else "")
+                             + f" | {x['max_possible_ratio']:.2f} |")
     lines += ["", "\"localised\": records whose evidence does not cover every token (conditions such as NORM, AF, "
               "SBRAD/STACH put evidence in every lead over the whole record).", ""]
     if all("removal_costs" in m for m in r["models"].values()):
@@ -653,8 +677,12 @@ def render_markdown(r: dict) -> str:
     ratio = me["top_rho"]["localised"]["ratio"]
     # Fixed before the run: "far more often" = at least twice the base rate on the localised records.
     check2 = "met" if ratio >= 2.0 else ("only partly met" if ratio > 1.1 else "NOT met")
-    lines.append(f"- Check 2: {check2} (evidence ratio {ratio:.2f} on the localised records, top ρ by gate; "
-                 "criterion fixed in advance: met at ≥ 2.0, partly above 1.1).")
+    ci = me["top_rho"]["localised"].get("ratio_ci95")
+    lines.append(f"- Check 2: {check2} (evidence ratio {ratio:.2f}"
+                 + (" [95 % CI {:.2f}, {:.2f}]".format(*ci) if ci else "")
+                 + " on the localised records, top ρ by gate; criterion fixed in advance: met at ≥ 2.0, partly above 1.1"
+                 + ("; the interval excludes 1, so the masker does remove evidence more often than the budget alone, "
+                    "but not twice as often" if ci and ci[0] > 1 and check2 != "met" else "") + ").")
     lead = r["models"].get("scar-leadmask", {})
     if "masker_evidence" in lead:
         lr_ = lead["masker_evidence"]["top_rho"]["localised"]["ratio"]

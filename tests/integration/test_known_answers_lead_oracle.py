@@ -80,3 +80,26 @@ def test_best_lead_removal_known_answer():
     assert loc["best_cost"] == pytest.approx(3.0) and loc["evidence_leads_cost"] == pytest.approx(2.0)
     assert loc["fraction_of_subsets_costlier_than_evidence_leads"] == pytest.approx(2 / len(subsets))
     assert out["per_class"] == {}  # fewer than 3 localised records of class X
+
+
+def test_evidence_ratio_interval_matches_a_naive_bootstrap():
+    rng = np.random.default_rng(3)
+    n, m = 40, 24
+    tobs = rng.random((n, m)) < 0.9
+    ev = (rng.random((n, m)) < 0.3) & tobs
+    removed = (rng.random((n, m)) < 0.3) & tobs
+    removed[:10] |= ev[:10]                                   # some records: the masker finds their evidence
+    rows = np.ones(n, bool)
+    rows[::7] = False
+    lo, hi = ka.evidence_ratio_ci(ev, removed, tobs, rows, n_boot=200, seed=5)
+    idx = np.flatnonzero(rows)
+    draws = np.random.default_rng(5).integers(0, len(idx), (200, len(idx)))
+    naive = []
+    for d in draws:                                           # pooled ratio of each resample, record by record
+        pick = idx[d]
+        hit = sum((ev[i] & removed[i]).sum() for i in pick) / sum(removed[i].sum() for i in pick)
+        base = sum(ev[i].sum() for i in pick) / sum(tobs[i].sum() for i in pick)
+        naive.append(hit / base)
+    assert lo == pytest.approx(np.quantile(naive, 0.025)) and hi == pytest.approx(np.quantile(naive, 0.975))
+    point = ((ev & removed)[rows].sum() / removed[rows].sum()) / (ev[rows].sum() / tobs[rows].sum())
+    assert lo < point < hi
