@@ -307,13 +307,11 @@ class ECGTextModel(nn.Module):
                 return self.masker(h_full.detach(), tobs, generator)
         return self.masker(x, tobs, generator)
 
-    def _scar_losses(self, signal: Tensor, observed: Tensor, texts: Sequence[str], masker_step: bool,
-                     generator: torch.Generator | None) -> dict[str, Tensor]:
-        cfg = self.cfg
-        if cfg.masker.estimator == "score":
-            return self._scar_score_losses(signal, observed, texts, masker_step, generator)
-        need_full = self.has_adversary or cfg.use_consistency
-        # Everything that does not depend on the gate is constant in the masker step.
+    def _scar_inputs(self, signal: Tensor, observed: Tensor, texts: Sequence[str], masker_step: bool,
+                     need_full: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+        """Temperature, token embeddings, token_observed, text embeddings, and the full view's tokens and
+        projected embedding (None unless ``need_full``)."""
+        # Everything that does not depend on the removal is constant in the masker step.
         with torch.set_grad_enabled(torch.is_grad_enabled() and not masker_step):
             scale = self.scale()
             x, tobs = self.encoder.embed_tokens(signal, observed)
@@ -325,6 +323,15 @@ class ECGTextModel(nn.Module):
             with torch.no_grad():
                 h_full = self.encoder.encode_tokens(x, tobs)
                 e_full = self.ecg_proj(self.pool(h_full, tobs))
+        return scale, x, tobs, u, h_full, e_full
+
+    def _scar_losses(self, signal: Tensor, observed: Tensor, texts: Sequence[str], masker_step: bool,
+                     generator: torch.Generator | None) -> dict[str, Tensor]:
+        cfg = self.cfg
+        if cfg.masker.estimator == "score":
+            return self._scar_score_losses(signal, observed, texts, masker_step, generator)
+        scale, x, tobs, u, h_full, e_full = self._scar_inputs(signal, observed, texts, masker_step,
+                                                              self.has_adversary or cfg.use_consistency)
         mask = self._mask(h_full, x, tobs, masker_step, generator)
         h_hat = self.encoder.encode_tokens(x, tobs, mask.keep_log)
         e_masked = self.ecg_proj(self.pool(h_hat, tobs, mask.keep_log))
@@ -374,13 +381,8 @@ class ECGTextModel(nn.Module):
         cfg = self.cfg
         masker = self.masker
         assert isinstance(masker, AdversarialMasker)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not masker_step):
-            scale = self.scale()
-            x, tobs = self.encoder.embed_tokens(signal, observed)
-            u = F.normalize(self.text_features(texts), dim=-1)
-        with torch.no_grad():
-            h_full = self.encoder.encode_tokens(x, tobs)
-            e_full = self.ecg_proj(self.pool(h_full, tobs))
+        scale, x, tobs, u, h_full, e_full = self._scar_inputs(signal, observed, texts, masker_step, True)
+        assert h_full is not None and e_full is not None
         h_in = (x if cfg.masker.input == "local" else h_full).detach()
         if masker_step:
             draws = masker.sample(h_in, tobs, cfg.masker.samples, generator)
