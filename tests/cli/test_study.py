@@ -11,18 +11,15 @@ import torch
 
 from ecgfoundry.cli.main import main
 
+from ..synth_store import cached_synth
+
 OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar", "untrained")
 
 
 @pytest.fixture(scope="module")
 def study_store(tmp_path_factory):
     """160 synthetic records (100 Hz, 10 s): 128 train / 16 val / 16 test."""
-    from ecgfoundry.io.store import ArrayStore
-
-    root = tmp_path_factory.mktemp("study_synth")
-    assert main(["synth", "--n", "160", "--seed", "2", "--out", str(root / "data"), "--no-progress"]) == 0
-    assert main(["data", "cache", str(root / "data"), "--out", str(root / "cache"), "--no-progress"]) == 0
-    return ArrayStore(root / "cache")
+    return cached_synth(tmp_path_factory.mktemp("study_synth"), 160, 2)
 
 
 @pytest.fixture(autouse=True)

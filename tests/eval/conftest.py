@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from ecgfoundry.cli.main import main
+from ..synth_store import cached_synth
 
 
 @contextmanager
@@ -30,12 +30,7 @@ def _single_thread():
 @pytest.fixture(scope="session")
 def eval_store(tmp_path_factory):
     """96 synthetic records (100 Hz, 10 s), cached; 78 train / 9 val / 9 test."""
-    from ecgfoundry.io.store import ArrayStore
-
-    root = tmp_path_factory.mktemp("eval_synth")
-    assert main(["synth", "--n", "96", "--seed", "1", "--out", str(root / "data"), "--no-progress"]) == 0
-    assert main(["data", "cache", str(root / "data"), "--out", str(root / "cache"), "--no-progress"]) == 0
-    return ArrayStore(root / "cache")
+    return cached_synth(tmp_path_factory.mktemp("eval_synth"), 96, 1)
 
 
 @pytest.fixture(scope="session")

