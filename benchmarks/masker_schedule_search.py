@@ -14,7 +14,10 @@ data seed 0) with the same seed, and is scored on the validation split (fold 9) 
   P(evidence | removed) / P(evidence), over the records whose evidence is localised and over all);
 - the zero-shot macro AUROC with the packaged prompts (the masker must not ruin the encoder);
 - the masker's logit spread within a record (saturation: a spread far above ``tau`` means gates
-  stuck at 0 / 1) and the per-lead mean gate (a fixed lead preference instead of evidence seeking).
+  stuck at 0 / 1) and the per-lead mean gate (a fixed lead preference instead of evidence seeking);
+- once, as the last rows of the table: the uninformed control of the known-answer script (the top
+  rho of tokens, or whole leads, by the signal's standard deviation; no training), the ratio a
+  masker has to beat before its removals say anything about the evidence.
 
 The test split (fold 10) is never read here; the chosen schedule is then measured once on it by
 ``benchmarks/known_answers_pretrain.py``. Finished runs in ``--work`` are reused.
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
     text_encoder = None
     rows = []
+    control = None
     for text in configs:
         ov = parse_overrides(text)
         base = get_model_config("scar", encoder=args.encoder)
@@ -133,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         model.eval()
         ev = np.stack([ka.evidence_tokens(it, signal.shape[-1], model_cfg.encoder.patch_size) for it in items])
         ratio = ka.masker_evidence_ratio(model, signal, observed, ev)
+        if control is None:  # needs no training: the same for every configuration of this encoder
+            control = ka.uninformed_evidence_ratio(signal, ev, ratio["_tobs"], model_cfg.encoder.patch_size,
+                                                   model_cfg.masker.budget)
         zs = ka.zero_shot_auroc(model, signal, observed, batch.labels, batch.classes)
         with torch.no_grad():
             mask, _ = model.masker_output(torch.from_numpy(signal), torch.from_numpy(observed))
@@ -169,13 +176,21 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| `{r['config']}` | **{r['ratio_localised']:.2f}** ({r['max_localised']:.2f}) | {r['ratio_all']:.2f} "
                      f"| {r['zero_shot_auroc']:.3f} | {r['logit_spread_over_tau']:.1f} "
                      f"| {r['lead_gate_min']:.2f}-{r['lead_gate_max']:.2f} |")
+    if control is not None:
+        for unit, label in (("token", "tokens"), ("lead", "whole leads")):
+            c = control[unit]
+            lines.append(f"| *uninformed control, no training: top ρ of {label} by signal SD* | "
+                         f"{c['localised']['ratio']:.2f} [{c['localised']['ratio_ci95'][0]:.2f}, "
+                         f"{c['localised']['ratio_ci95'][1]:.2f}] ({c['localised']['max_possible_ratio']:.2f}) | "
+                         f"{c['all']['ratio']:.2f} | - | - | - |")
     for r in rows:
         if r["trajectory_localised"]:
             lines += ["", f"Trajectory of `{r['config']}` (evidence ratio on the localised records at each kept "
                       "checkpoint): " + ", ".join(f"step {k}: {v:.2f}" for k, v in r["trajectory_localised"].items())]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
-    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows,
+                                                         "uninformed_control": control}, indent=2) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -103,3 +103,63 @@ def test_evidence_ratio_interval_matches_a_naive_bootstrap():
     assert lo == pytest.approx(np.quantile(naive, 0.025)) and hi == pytest.approx(np.quantile(naive, 0.975))
     point = ((ev & removed)[rows].sum() / removed[rows].sum()) / (ev[rows].sum() / tobs[rows].sum())
     assert lo < point < hi
+
+
+def test_top_rho_removal_takes_the_highest_observed_scores_and_whole_leads_on_ties():
+    score = np.array([[0.1, 0.9, 0.5, 0.7, 0.2, 0.8]])
+    tobs = np.array([[True, False, True, True, True, True]])
+    removed = ka.top_rho_removal(score, tobs, 0.4)            # 2 of 5 observed tokens
+    assert removed.tolist() == [[False, False, False, True, False, True]]
+    lead_score = np.repeat([[1.0, 3.0, 2.0]], 4, axis=1)      # 3 leads x 4 tokens, equal within a lead
+    removed = ka.top_rho_removal(lead_score, np.ones((1, 12), bool), 0.5)
+    assert removed.reshape(3, 4).sum(1).tolist() == [0, 4, 2]  # lead 1 whole, then lead 2 in time order
+    assert removed.reshape(3, 4)[2].tolist() == [True, True, False, False]
+
+
+def test_signal_sd_control_known_answer():
+    """Evidence where the signal varies, flat elsewhere: the token control finds all of it; the
+    lead control finds the evidence lead but not the evidence spans within it."""
+    n_time, patch = 5, 10
+    signal = np.zeros((2, 12, n_time * patch), np.float32)
+    ev = np.zeros((2, 12 * n_time), bool)
+    rng = np.random.default_rng(0)
+    for i, lead in enumerate((2, 7)):
+        signal[i, lead, :2 * patch] = rng.standard_normal(2 * patch)   # two active patches of one lead
+        ev[i, lead * n_time:lead * n_time + 2] = True
+    tobs = np.ones_like(ev)
+    scores = ka.signal_sd_scores(signal, patch)
+    assert scores["token"].shape == scores["lead"].shape == (2, 12 * n_time)
+    np.testing.assert_allclose(scores["token"][0, 2 * n_time], signal[0, 2, :patch].std(), rtol=1e-6)
+    res = ka.uninformed_evidence_ratio(signal, ev, tobs, patch, rho=2 / 60)  # remove 2 tokens per record
+    assert res["token"]["localised"]["ratio"] == pytest.approx(30.0)       # every removed token is evidence
+    assert res["token"]["localised"]["ratio"] == pytest.approx(res["token"]["localised"]["max_possible_ratio"])
+    assert res["lead"]["localised"]["ratio"] == pytest.approx(30.0)        # first two tokens of the active lead
+    res = ka.uninformed_evidence_ratio(signal, ev, tobs, patch, rho=5 / 60)  # a whole lead: 2 of 5 are evidence
+    assert res["lead"]["localised"]["ratio"] == pytest.approx(0.4 * 30)
+    assert res["token"]["localised"]["ratio"] == pytest.approx(0.4 * 30)   # 2 active + 3 flat (zero SD) tokens
+
+
+def test_evidence_ratio_difference_matches_a_naive_paired_bootstrap():
+    rng = np.random.default_rng(4)
+    n, m = 30, 20
+    tobs = rng.random((n, m)) < 0.95
+    ev = (rng.random((n, m)) < 0.3) & tobs
+    a = (rng.random((n, m)) < 0.3) | ev                        # a finds the evidence more often than b
+    b = rng.random((n, m)) < 0.3
+    rows = ka.localised_rows(ev, tobs)
+    res = ka.evidence_ratio_difference(ev, a, b, tobs, rows, n_boot=300, seed=2)
+
+    def pooled(pick, removed):
+        hit = sum((ev[i] & removed[i] & tobs[i]).sum() for i in pick) / sum((removed[i] & tobs[i]).sum() for i in pick)
+        return hit / (sum(ev[i].sum() for i in pick) / sum(tobs[i].sum() for i in pick))
+
+    idx = np.flatnonzero(rows)
+    draws = np.random.default_rng(2).integers(0, len(idx), (300, len(idx)))
+    naive = np.array([pooled(idx[d], a) - pooled(idx[d], b) for d in draws])
+    assert res["difference"] == pytest.approx(pooled(idx, a) - pooled(idx, b))
+    assert res["ci95"][0] == pytest.approx(np.quantile(naive, 0.025))
+    assert res["ci95"][1] == pytest.approx(np.quantile(naive, 0.975))
+    assert res["p_not_above"] == pytest.approx((naive <= 0).mean())
+    assert res["ci95"][0] > 0                                  # a is clearly better here
+    same = ka.evidence_ratio_difference(ev, b, b, tobs, rows, n_boot=50)
+    assert same["difference"] == 0 and same["ci95"] == (0.0, 0.0) and same["p_not_above"] == 1.0
