@@ -163,3 +163,47 @@ def test_evidence_ratio_difference_matches_a_naive_paired_bootstrap():
     assert res["ci95"][0] > 0                                  # a is clearly better here
     same = ka.evidence_ratio_difference(ev, b, b, tobs, rows, n_boot=50)
     assert same["difference"] == 0 and same["ci95"] == (0.0, 0.0) and same["p_not_above"] == 1.0
+
+
+def _naive_token_cost(model, signal, observed, texts, tokens, lam, batch_size, i):
+    """Cost of removing the token indices ``tokens`` from record i alone, against the texts of its batch."""
+    a = (i // batch_size) * batch_size
+    with torch.no_grad():
+        x, tobs = model.encoder.embed_tokens(torch.from_numpy(signal[i:i + 1]), torch.from_numpy(observed[i:i + 1]))
+        removed = torch.zeros(tobs.shape, dtype=torch.bool)
+        removed[0, list(tokens)] = True
+        keep = torch.zeros(tuple(tobs.shape)).masked_fill(removed & tobs, float("-inf"))
+        e = F.normalize(model.ecg_proj(model.pool(model.encoder.encode_tokens(x, tobs, keep), tobs, keep)), dim=-1)
+        e_full = F.normalize(model.ecg_proj(model.pool(model.encoder.encode_tokens(x, tobs), tobs)), dim=-1)
+        u = F.normalize(model.text_features(texts[a:a + batch_size]), dim=-1)
+        ce = -torch.log_softmax((model.scale() * e @ u.T)[0], 0)[i - a]
+        return float(ce + lam * (1 - (e * e_full).sum()))
+
+
+def test_greedy_token_removal_picks_the_costliest_token_each_round():
+    torch.manual_seed(1)
+    model = create_model("scar", encoder="transformer-tiny", text=TextConfig(kind="hashing"))
+    model.eval()
+    rng = np.random.default_rng(1)
+    n, t = 4, 200                                             # 4 patches of 50 samples per lead: 48 tokens
+    signal = rng.normal(size=(n, 12, t)).astype(np.float32)
+    observed = np.ones((n, 12, t), bool)
+    observed[2, 5] = False                                    # lead 5 of record 2 is never a candidate
+    texts = [f"report {i} with findings {i * 7}" for i in range(n)]
+    rows = np.array([False, True, True, False])
+    other = np.zeros((n, 48), bool)
+    other[:, :3] = True
+    out = ka.greedy_token_removal(model, signal, observed, texts, rows, rho=2 / 48, lambda_cons=0.7, chunk=1,
+                                  batch_size=3, extra={"other": other})
+    assert out["removed"].shape == (n, 48)
+    assert not out["removed"][~rows].any() and np.isnan(out["cost"]["greedy"][~rows]).all()
+    for i in np.flatnonzero(rows):
+        cand = [tok for tok in range(48) if not (i == 2 and tok // 4 == 5)]
+        first = max(cand, key=lambda tok: _naive_token_cost(model, signal, observed, texts, [tok], 0.7, 3, i))
+        second = max((tok for tok in cand if tok != first),
+                     key=lambda tok: _naive_token_cost(model, signal, observed, texts, [first, tok], 0.7, 3, i))
+        assert sorted(np.flatnonzero(out["removed"][i])) == sorted([first, second])
+        assert out["cost"]["greedy"][i] == pytest.approx(
+            _naive_token_cost(model, signal, observed, texts, [first, second], 0.7, 3, i), rel=1e-4, abs=1e-4)
+        assert out["cost"]["other"][i] == pytest.approx(
+            _naive_token_cost(model, signal, observed, texts, [0, 1, 2], 0.7, 3, i), rel=1e-4, abs=1e-4)
