@@ -398,9 +398,10 @@ def greedy_token_removal(model, signal, observed, texts, rows: np.ndarray, rho: 
     removed_out = None
     with torch.no_grad():
         scale = model.scale()
+        u_all = F.normalize(model.text_features(texts), dim=-1)
         for i in np.flatnonzero(rows):
             a = (i // batch_size) * batch_size
-            u = F.normalize(model.text_features(texts[a:a + batch_size]), dim=-1)
+            u = u_all[a:a + batch_size]
             x, tobs = model.encoder.embed_tokens(torch.from_numpy(signal[i:i + 1]), torch.from_numpy(observed[i:i + 1]))
             if removed_out is None:
                 removed_out = np.zeros((n, tobs.shape[1]), bool)
@@ -433,25 +434,19 @@ def greedy_token_removal(model, signal, observed, texts, rows: np.ndarray, rho: 
     return {"removed": removed_out, "cost": costs}
 
 
-def greedy_summary(model, signal, observed, texts, ev: np.ndarray, lambda_cons: float, batch_size: int,
-                   seed: int, rho: float = 0.3, chunk: int = 4) -> dict:
-    """:func:`greedy_token_removal` on the localised records, next to the model's own masker (when it
-    has one), evidence first and the signal-SD control, all costed the same way: mean cost per
-    record, evidence ratio with its bootstrap interval, and greedy minus masker (paired)."""
-    import torch
-
-    with torch.no_grad():
-        _, tobs_t = model.encoder.embed_tokens(torch.from_numpy(signal), torch.from_numpy(observed))
-    tobs = tobs_t.numpy()
+def greedy_summary(model, signal, observed, texts, ev: np.ndarray, tobs: np.ndarray, lambda_cons: float,
+                   batch_size: int, seed: int, masker_removed: np.ndarray | None = None, rho: float = 0.3,
+                   chunk: int = 4) -> dict:
+    """:func:`greedy_token_removal` on the localised records, next to the model's own masker's removal
+    (``masker_removed``, when it has one), evidence first and the signal-SD control, all costed the same
+    way: mean cost per record, evidence ratio with its bootstrap interval, and greedy minus masker
+    (paired). ``tobs``: (N, M) the model's observed tokens."""
     rows = localised_rows(ev, tobs)
     rng = np.random.default_rng(seed)
     extra = {"evidence first": top_rho_removal(ev + 1e-3 * rng.random(ev.shape), tobs, rho),
              "signal SD": top_rho_removal(signal_sd_scores(signal, model.cfg.encoder.patch_size)["token"], tobs, rho)}
-    if model.has_adversary:
-        with torch.no_grad():
-            gates = [model.removal_gates(torch.from_numpy(signal[a:a + 128]), torch.from_numpy(observed[a:a + 128]))[0]
-                     for a in range(0, len(signal), 128)]
-        extra["masker"] = top_rho_removal(torch.cat(gates).float().numpy(), tobs, rho)
+    if masker_removed is not None:
+        extra["masker"] = masker_removed
     t0 = time.perf_counter()
     g = greedy_token_removal(model, signal, observed, texts, rows, rho, lambda_cons, chunk, batch_size, extra)
     out = {"chunk": chunk, "rho": rho, "lambda_cons": lambda_cons, "records": int(rows.sum()),
@@ -663,8 +658,15 @@ def main(argv: list[str] | None = None) -> int:
             k: {"lambda_cons": lam, **best_lead_removal(*lead_subset_costs(model, signal, observed, texts, k, lam,
                                                                             args.batch_size), ev, labels, classes)}
             for k in ORACLE_LEADS}
-        res["greedy_token_removal"] = greedy_summary(model, signal, observed, texts, ev, lam, args.batch_size,
-                                                     seed=args.data_seed)
+        me = res.get("masker_evidence")
+        if me:
+            tobs = me["_tobs"]
+        else:
+            with torch.no_grad():
+                tobs = model.encoder.embed_tokens(torch.from_numpy(signal), torch.from_numpy(observed))[1].numpy()
+        res["greedy_token_removal"] = greedy_summary(
+            model, signal, observed, texts, ev, tobs, lam, args.batch_size, seed=args.data_seed,
+            masker_removed=me["_removed_top"] if me else None)
         report["models"][preset] = res
         print(f"{preset}: done ({time.perf_counter() - t0:.0f} s): zero-shot macro AUROC "
               f"{res['trained']['zero_shot']['macro_auroc']:.3f}", flush=True)
