@@ -244,12 +244,17 @@ def signal_sd_scores(signal: np.ndarray, patch_size: int) -> dict[str, np.ndarra
             "lead": np.repeat(signal.std(-1), n_time, axis=1)}
 
 
+def uninformed_removals(signal: np.ndarray, tobs: np.ndarray, patch_size: int, rho: float) -> dict[str, np.ndarray]:
+    """The uninformed control's (N, M) removals: the top ``rho`` of each record's observed tokens by
+    signal standard deviation, ``"token"`` and ``"lead"`` (:func:`signal_sd_scores`)."""
+    return {unit: top_rho_removal(score, tobs, rho) for unit, score in signal_sd_scores(signal, patch_size).items()}
+
+
 def uninformed_evidence_ratio(signal: np.ndarray, ev_tokens: np.ndarray, tobs: np.ndarray, patch_size: int,
                               rho: float) -> dict:
-    """Evidence ratios of the top ``rho`` of each record's observed tokens by signal standard deviation,
-    per token and per whole lead (:func:`signal_sd_scores`)."""
-    return {unit: evidence_ratio_summary(ev_tokens, top_rho_removal(score, tobs, rho), tobs)
-            for unit, score in signal_sd_scores(signal, patch_size).items()}
+    """Evidence ratios of :func:`uninformed_removals`, per token and per whole lead."""
+    return {unit: evidence_ratio_summary(ev_tokens, removed, tobs)
+            for unit, removed in uninformed_removals(signal, tobs, patch_size, rho).items()}
 
 
 def removal_costs(model, signal, observed, texts, ev_tokens: np.ndarray, rho: float, seed: int,
@@ -268,12 +273,7 @@ def removal_costs(model, signal, observed, texts, ev_tokens: np.ndarray, rho: fl
     masker_model = masker_model if masker_model is not None else (model if model.has_adversary else None)
 
     def top(score, tobs):
-        rem = torch.zeros_like(tobs)
-        for i in range(len(score)):
-            idx = torch.nonzero(tobs[i]).squeeze(1)
-            k = int(round(rho * len(idx)))
-            rem[i, idx[torch.argsort(-score[i, idx], stable=True)[:k]]] = True
-        return rem
+        return torch.from_numpy(top_rho_removal(score.numpy(), tobs.numpy(), rho))
 
     choosers = {"none": lambda a, s, o, tobs: torch.zeros_like(tobs),
                 "random": lambda a, s, o, tobs: top(torch.from_numpy(rng.random(tuple(tobs.shape))).float(), tobs),
@@ -435,16 +435,17 @@ def greedy_token_removal(model, signal, observed, texts, rows: np.ndarray, rho: 
 
 
 def greedy_summary(model, signal, observed, texts, ev: np.ndarray, tobs: np.ndarray, lambda_cons: float,
-                   batch_size: int, seed: int, masker_removed: np.ndarray | None = None, rho: float = 0.3,
-                   chunk: int = 4) -> dict:
+                   batch_size: int, seed: int, control_removed: np.ndarray, masker_removed: np.ndarray | None = None,
+                   rho: float = 0.3, chunk: int = 4) -> dict:
     """:func:`greedy_token_removal` on the localised records, next to the model's own masker's removal
-    (``masker_removed``, when it has one), evidence first and the signal-SD control, all costed the same
-    way: mean cost per record, evidence ratio with its bootstrap interval, and greedy minus masker
-    (paired). ``tobs``: (N, M) the model's observed tokens."""
+    (``masker_removed``, when it has one), evidence first and the signal-SD control's token removal
+    (``control_removed``, from :func:`uninformed_removals`), all costed the same way: mean cost per
+    record, evidence ratio with its bootstrap interval, and greedy minus masker (paired). ``tobs``:
+    (N, M) the model's observed tokens."""
     rows = localised_rows(ev, tobs)
     rng = np.random.default_rng(seed)
     extra = {"evidence first": top_rho_removal(ev + 1e-3 * rng.random(ev.shape), tobs, rho),
-             "signal SD": top_rho_removal(signal_sd_scores(signal, model.cfg.encoder.patch_size)["token"], tobs, rho)}
+             "signal SD": control_removed}
     if masker_removed is not None:
         extra["masker"] = masker_removed
     t0 = time.perf_counter()
@@ -614,6 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     old = args.results / f"{stem}.json"
     previous = json.loads(old.read_text()).get("models", {}) if old.exists() else {}
     scar_model = None
+    patch_size = get_model_config(PRESETS[0], encoder=args.encoder).encoder.patch_size  # one encoder for all presets
+    ev = np.stack([evidence_tokens(it, signal.shape[-1], patch_size) for it in items])
+    rho = get_model_config("scar").masker.budget
+    tobs = control = None
     for preset in PRESETS:
         model_cfg = get_model_config(preset, encoder=args.encoder)
         if text_encoder is None:
@@ -641,14 +646,15 @@ def main(argv: list[str] | None = None) -> int:
         res["train_log"] = _read_log(run)
         res["trained"] = {"heldout_infonce": heldout_infonce(model, signal, observed, texts, args.batch_size),
                           "zero_shot": zero_shot_auroc(model, signal, observed, labels, classes)}
+        if tobs is None:  # the same tokenizer for every preset
+            with torch.no_grad():
+                tobs = model.encoder.embed_tokens(torch.from_numpy(signal), torch.from_numpy(observed))[1].numpy()
+            control = uninformed_removals(signal, tobs, patch_size, rho)
+            report["uninformed_evidence"] = {unit: evidence_ratio_summary(ev, removed, tobs)
+                                             for unit, removed in control.items()}
         if model.has_adversary:
-            ev = np.stack([evidence_tokens(it, signal.shape[-1], model_cfg.encoder.patch_size) for it in items])
             res["masker_evidence"] = masker_evidence_ratio(model, signal, observed, ev)
-            if "uninformed_evidence" not in report:
-                report["uninformed_evidence"] = uninformed_evidence_ratio(
-                    signal, ev, res["masker_evidence"]["_tobs"], model_cfg.encoder.patch_size, model_cfg.masker.budget)
-        ev = np.stack([evidence_tokens(it, signal.shape[-1], model_cfg.encoder.patch_size) for it in items])
-        res["removal_costs"] = removal_costs(model, signal, observed, texts, ev, 0.3, seed=args.data_seed,
+        res["removal_costs"] = removal_costs(model, signal, observed, texts, ev, rho, seed=args.data_seed,
                                              masker_model=model if model.has_adversary else scar_model)
         if model.has_adversary:
             scar_model = model
@@ -659,27 +665,18 @@ def main(argv: list[str] | None = None) -> int:
                                                                             args.batch_size), ev, labels, classes)}
             for k in ORACLE_LEADS}
         me = res.get("masker_evidence")
-        if me:
-            tobs = me["_tobs"]
-        else:
-            with torch.no_grad():
-                tobs = model.encoder.embed_tokens(torch.from_numpy(signal), torch.from_numpy(observed))[1].numpy()
         res["greedy_token_removal"] = greedy_summary(
             model, signal, observed, texts, ev, tobs, lam, args.batch_size, seed=args.data_seed,
-            masker_removed=me["_removed_top"] if me else None)
+            control_removed=control["token"], masker_removed=me["_removed_top"] if me else None, rho=rho)
         report["models"][preset] = res
         print(f"{preset}: done ({time.perf_counter() - t0:.0f} s): zero-shot macro AUROC "
               f"{res['trained']['zero_shot']['macro_auroc']:.3f}", flush=True)
-    if "uninformed_evidence" in report:  # each masker against the uninformed control at its unit, paired
-        sd_scores = signal_sd_scores(signal, model_cfg.encoder.patch_size)
-        for name, m in report["models"].items():
-            me = m.get("masker_evidence")
-            if me:
-                unit = "lead" if get_model_config(name).masker.unit == "lead" else "token"
-                tobs = me["_tobs"]
-                control_removed = top_rho_removal(sd_scores[unit], tobs, me["budget_rho"])
-                me["vs_uninformed"] = {"unit": unit, **evidence_ratio_difference(
-                    ev, me["_removed_top"], control_removed, tobs, localised_rows(ev, tobs))}
+    for name, m in report["models"].items():  # each masker against the uninformed control at its unit, paired
+        me = m.get("masker_evidence")
+        if me:
+            unit = "lead" if get_model_config(name).masker.unit == "lead" else "token"
+            me["vs_uninformed"] = {"unit": unit, **evidence_ratio_difference(
+                ev, me["_removed_top"], control[unit], tobs, localised_rows(ev, tobs))}
     scar_res = report["models"].get("scar", {})
     if "masker_evidence" in scar_res:
         me = scar_res["masker_evidence"]
