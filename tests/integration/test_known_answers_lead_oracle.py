@@ -207,3 +207,14 @@ def test_greedy_token_removal_picks_the_costliest_token_each_round():
             _naive_token_cost(model, signal, observed, texts, [first, second], 0.7, 3, i), rel=1e-4, abs=1e-4)
         assert out["cost"]["other"][i] == pytest.approx(
             _naive_token_cost(model, signal, observed, texts, [0, 1, 2], 0.7, 3, i), rel=1e-4, abs=1e-4)
+
+
+def test_evidence_ratio_interval_is_nan_when_nothing_is_removed():
+    tobs = np.ones((5, 8), bool)
+    ev = np.zeros((5, 8), bool)
+    ev[:, :2] = True
+    nothing = np.zeros((5, 8), bool)
+    lo, hi = ka.evidence_ratio_ci(ev, nothing, tobs, np.ones(5, bool), n_boot=20)
+    assert np.isnan(lo) and np.isnan(hi)
+    d = ka.evidence_ratio_difference(ev, nothing, nothing, tobs, np.ones(5, bool), n_boot=20)
+    assert np.isnan(d["ci95"][0]) and np.isnan(d["p_not_above"])
