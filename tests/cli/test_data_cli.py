@@ -45,8 +45,8 @@ def test_help_has_examples():
 def test_real_inspect_counts(ptbxl_root, capsys):
     assert main(["data", "inspect", str(ptbxl_root), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "records: 6,556" in out
-    assert "folds: 1: 2,175, 9: 2,183, 10: 2,198" in out
+    assert "records: 13,103" in out
+    assert "folds: 1: 2,175, 2: 2,181, 3: 2,192, 4: 2,174, 9: 2,183, 10: 2,198" in out
     for cls in ("NORM", "MI", "STTC", "CD", "HYP"):
         assert cls in out
 

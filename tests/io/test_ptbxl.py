@@ -98,15 +98,19 @@ def test_wrong_fs_in_header(tmp_path):
 
 def test_real_ptbxl(ptbxl_root):
     ds = PTBXL(ptbxl_root)
-    assert len(ds) == 6556
-    assert ds.table["fold"].value_counts().to_dict() == {1: 2175, 9: 2183, 10: 2198}
+    # counts from ../shared/data/README.md (the share grew on 2026-12-03: folds 2-4 added)
+    assert len(ds) == 13103
+    assert ds.table["fold"].value_counts().to_dict() == {
+        1: 2175, 2: 2181, 3: 2192, 4: 2174, 9: 2183, 10: 2198}
     assert {k: len(v.classes) for k, v in ds.label_sets.items()} == {
         "superdiagnostic": 5, "subdiagnostic": 23, "diagnostic": 44, "form": 19, "rhythm": 12,
         "all": 71, "AF": 1, "CD": 1}
     y, classes = ds.labels("superdiagnostic")
     assert y.sum(0).min() > 500
-    # blank patient ids (reconstructed rows) are None, never "nan"
-    assert ds.table["patient_id"].isna().sum() == 5461
+    # every row now has its real patient id (11,343 patients, folds patient-disjoint)
+    assert ds.table["patient_id"].isna().sum() == 0
+    assert ds.table["patient_id"].nunique() == 11343
+    assert ds.table.groupby("patient_id")["fold"].nunique().max() == 1
     rec = ds.read(0)
     assert rec.signal.dtype == np.float32 and rec.signal.shape == (12, 1000)
     assert np.abs(rec.signal).max() < 20  # millivolts, not ADC units

@@ -35,3 +35,17 @@ def naive_budget(gate, observed, rho: float) -> float:
 
 
 _ = math
+
+
+def naive_soft_infonce(a: torch.Tensor, b: torch.Tensor, scale: float, keys: list) -> torch.Tensor:
+    """Symmetric InfoNCE whose row i counts every j with keys[j] == keys[i] as a positive, each with
+    weight 1 / (number of such j), by explicit loops."""
+    n = a.shape[0]
+    total = 0.0
+    for side_x, side_y in ((a, b), (b, a)):
+        for i in range(n):
+            sims = torch.stack([scale * torch.dot(side_x[i], side_y[j]) for j in range(n)])
+            lse = torch.logsumexp(sims, 0)
+            pos = [j for j in range(n) if keys[j] == keys[i]]
+            total = total - sum((sims[j] - lse) / len(pos) for j in pos)
+    return total / (2 * n)

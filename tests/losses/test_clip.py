@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from ecgfoundry.losses.clip import ClipLoss
-from tests.losses.reference import naive_infonce
+from tests.losses.reference import naive_infonce, naive_soft_infonce
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8])
@@ -52,3 +54,37 @@ def test_constructor_checks_and_shape_checks():
         ClipLoss(local_loss="yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="same shape"):
         ClipLoss()(torch.randn(3, 4), torch.randn(2, 4), 1.0)
+
+
+@pytest.mark.parametrize("keys", [[0, 1, 2, 3, 4, 5], [0, 0, 1, 2, 2, 2], [7, 7, 7, 7, 7, 7]])
+def test_same_key_targets_match_naive(keys):
+    g = torch.Generator().manual_seed(len(set(keys)))
+    a = F.normalize(torch.randn(6, 8, generator=g, dtype=torch.float64), dim=-1)
+    b = F.normalize(torch.randn(6, 8, generator=g, dtype=torch.float64), dim=-1)
+    out = ClipLoss()(a, b, 7.0, torch.tensor(keys))["contrastive"]
+    torch.testing.assert_close(out.double(), naive_soft_infonce(a, b, 7.0, keys))
+    if len(set(keys)) == len(keys):  # all distinct: exactly the one-hot loss
+        torch.testing.assert_close(out, ClipLoss()(a, b, 7.0)["contrastive"])
+
+
+def test_same_text_targets_equal_onehot_when_duplicate_texts_embed_identically():
+    """Measured fact behind the ``clip_targets`` option: when identical texts get identical embeddings
+    (a frozen text encoder), one-hot and same-text targets give the same loss (the floor of both is
+    the entropy of the targets, 2/3 log 2 here), so soft targets only change training where duplicate
+    texts embed differently (text dropout, a fine-tuned text encoder in train mode)."""
+    from ecgfoundry.losses.clip import text_keys
+
+    texts = ["normal ecg.", "normal ecg.", "left bundle branch block."]
+    keys = text_keys(texts)
+    a = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    onehot = ClipLoss()(a, a, 100.0)["contrastive"].item()
+    soft = ClipLoss()(a, a, 100.0, keys)["contrastive"].item()
+    assert onehot == pytest.approx(2 / 3 * math.log(2), rel=1e-4) and soft == pytest.approx(onehot, rel=1e-6)
+    g = torch.Generator().manual_seed(0)
+    ecg = F.normalize(torch.randn(3, 4, generator=g), dim=-1)
+    txt = F.normalize(torch.randn(3, 4, generator=g), dim=-1)
+    txt_dup = torch.cat([txt[:1], txt[:1], txt[2:]])
+    torch.testing.assert_close(ClipLoss()(ecg, txt_dup, 5.0)["contrastive"],
+                               ClipLoss()(ecg, txt_dup, 5.0, keys)["contrastive"])
+    assert abs(ClipLoss()(ecg, txt, 5.0)["contrastive"] - ClipLoss()(ecg, txt, 5.0, keys)["contrastive"]) > 1e-3
+    assert keys[0] == text_keys(["normal ecg."])[0] != keys[2]

@@ -11,7 +11,30 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ClipLoss", "gather_features"]
+__all__ = ["ClipLoss", "gather_features", "text_keys", "same_key_targets"]
+
+
+def text_keys(texts, device: torch.device | str | None = None) -> Tensor:
+    """A stable 63-bit key per text (blake2b of its UTF-8 bytes), the same in every process, so
+    identical texts can be recognised across DDP ranks: (N,) int64."""
+    import hashlib
+
+    keys = [int.from_bytes(hashlib.blake2b(str(t).encode("utf-8"), digest_size=8).digest(), "little") >> 1
+            for t in texts]
+    return torch.tensor(keys, dtype=torch.int64, device=device)
+
+
+def same_key_targets(row_keys: Tensor, col_keys: Tensor) -> Tensor:
+    """Soft InfoNCE targets: row i spreads its mass uniformly over the columns whose key equals its
+    own (identical texts are positives of each other, not negatives): (rows, cols) float, rows sum to 1."""
+    same = (row_keys[:, None] == col_keys[None, :]).to(torch.float32)
+    return same / same.sum(-1, keepdim=True).clamp(min=1.0)
+
+
+def _gather_keys(keys: Tensor, world_size: int) -> Tensor:
+    parts = [torch.empty_like(keys) for _ in range(world_size)]
+    dist.all_gather(parts, keys.contiguous())
+    return torch.cat(parts, dim=0)
 
 
 def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
@@ -129,12 +152,29 @@ class ClipLoss(nn.Module):
             labels = torch.arange(n, device=a.device)
         return logits_a, logits_b, labels
 
-    def forward(self, a: Tensor, b: Tensor, logit_scale: Tensor | float) -> dict[str, Tensor]:
-        """``a``, ``b`` (N, E) paired embeddings; ``logit_scale`` scalar. Returns ``{name: loss}``."""
+    def forward(self, a: Tensor, b: Tensor, logit_scale: Tensor | float,
+                keys: Tensor | None = None) -> dict[str, Tensor]:
+        """``a``, ``b`` (N, E) paired embeddings; ``logit_scale`` scalar. Returns ``{name: loss}``.
+
+        ``keys`` (N,) int64, optional: pairs whose keys are equal (e.g. :func:`text_keys` of identical
+        report texts) count as positives of each other. The targets are then soft
+        (:func:`same_key_targets`); with all keys distinct the loss is the one-hot InfoNCE exactly.
+        One-hot targets treat a duplicate text as a negative, which puts a floor under the loss that
+        no model can go below.
+        """
         if a.ndim != 2 or a.shape != b.shape:
             raise ValueError(f"a and b must both be (N, E) of the same shape, got {tuple(a.shape)} and "
                              f"{tuple(b.shape)}")
+        if keys is not None and tuple(keys.shape) != (a.shape[0],):
+            raise ValueError(f"keys must be (N,) = ({a.shape[0]},), got {tuple(keys.shape)}")
         logits_a, logits_b, labels = self.logits(a, b, logit_scale)
         dtype = torch.promote_types(logits_a.dtype, torch.float32)  # half precision -> float32
-        loss = (F.cross_entropy(logits_a.to(dtype), labels) + F.cross_entropy(logits_b.to(dtype), labels)) / 2
+        if keys is None:
+            loss = (F.cross_entropy(logits_a.to(dtype), labels) + F.cross_entropy(logits_b.to(dtype), labels)) / 2
+            return {self.name: loss}
+        rank, world_size = _dist_info(self.rank, self.world_size)
+        all_keys = _gather_keys(keys, world_size) if world_size > 1 else keys
+        rows = keys if (world_size > 1 and self.local_loss) else all_keys
+        target = same_key_targets(rows, all_keys).to(dtype)
+        loss = (F.cross_entropy(logits_a.to(dtype), target) + F.cross_entropy(logits_b.to(dtype), target)) / 2
         return {self.name: loss}

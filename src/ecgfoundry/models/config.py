@@ -161,7 +161,9 @@ class EncoderConfig(_ConfigBase):
     heads: int = 4                       # attention heads (must divide d_model)
     mlp_ratio: float = 4.0               # hidden width of the block MLP / d_model
     dropout: float = 0.1                 # dropout in attention, MLP and after the embeddings
-    token_encoder: str = "mlp"           # phi_tok over (samples, observed) of a patch: "mlp" | "conv"
+    token_encoder: str = "mlp"           # phi_tok over (samples, observed) of a patch: "mlp" | "conv" | "stem"
+    stem_width: int = 64                 # "stem": channels of the per-lead convolutional stem
+    input_norm: str = "none"             # "none" (raw mV) | "zscore" (per record and lead, observed samples)
     min_observed_fraction: float = 0.5   # a token is observed iff >= this fraction of its samples is
     # --- resnet1d ------------------------------------------------------------------------------
     resnet_layers: tuple[int, ...] = (2, 2, 2, 2)      # BasicBlocks per stage (ResNet-18)
@@ -182,7 +184,9 @@ class EncoderConfig(_ConfigBase):
             raise ConfigError("heads", f"must divide d_model={self.d_model}, got {self.heads}")
         _number("mlp_ratio", self.mlp_ratio, lo=0, lo_open=True)
         _number("dropout", self.dropout, lo=0, hi=1, hi_open=True)
-        _choice("token_encoder", self.token_encoder, ("mlp", "conv"))
+        _choice("token_encoder", self.token_encoder, ("mlp", "conv", "stem"))
+        _positive_int("stem_width", self.stem_width)
+        _choice("input_norm", self.input_norm, ("none", "zscore"))
         _number("min_observed_fraction", self.min_observed_fraction, lo=0, hi=1, lo_open=True)
         for name in ("resnet_layers", "resnet_widths"):
             value = getattr(self, name)
@@ -405,6 +409,7 @@ class ModelConfig(_ConfigBase):
     objective: str = "clip"                      # "clip" | "merl" | "scar"
     projection: str = "linear"                   # projection heads: "linear" | "mlp"
     init_temperature: float = 0.07               # initial InfoNCE temperature (CLIP)
+    clip_targets: str = "onehot"                 # "onehot" | "same_text": identical texts in a batch are positives
     learn_temperature: bool = True               # learnable logit scale
     max_logit_scale: float = 100.0               # logit scale is clamped to this (CLIP)
     use_consistency: bool = False                # scar: add L_cons = 1 - cos(z(m), sg(z))
@@ -426,6 +431,7 @@ class ModelConfig(_ConfigBase):
                 raise ConfigError(key, f"must be a {cls.__name__}, got {type(getattr(self, key)).__name__}")
         _choice("objective", self.objective, TEXT_OBJECTIVES + SSL_OBJECTIVES)
         _choice("projection", self.projection, ("linear", "mlp"))
+        _choice("clip_targets", self.clip_targets, ("onehot", "same_text"))
         _number("init_temperature", self.init_temperature, lo=0, lo_open=True)
         _bool("learn_temperature", self.learn_temperature)
         _number("max_logit_scale", self.max_logit_scale, lo=1)

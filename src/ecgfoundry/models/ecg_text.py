@@ -61,7 +61,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ecgfoundry.losses.budget import MaskBudgetLoss
-from ecgfoundry.losses.clip import ClipLoss
+from ecgfoundry.losses.clip import ClipLoss, text_keys
 from ecgfoundry.losses.consistency import ConsistencyLoss
 from ecgfoundry.losses.unimodal import UnimodalAlignmentLoss
 from ecgfoundry.models.build import build_encoder
@@ -279,11 +279,15 @@ class ECGTextModel(nn.Module):
             return self._scar_losses(signal, observed, texts, masker_step=False, generator=generator)
         return self._clip_losses(signal, observed, texts)
 
+    def _keys(self, texts: Sequence[str], device: torch.device) -> Tensor | None:
+        """Text keys for same-text positives (``clip_targets="same_text"``), else None (one-hot)."""
+        return text_keys(texts, device) if self.cfg.clip_targets == "same_text" else None
+
     def _clip_losses(self, signal: Tensor, observed: Tensor, texts: Sequence[str]) -> dict[str, Tensor]:
         scale = self.scale()
         z = self.ecg_tokens(signal, observed).pooled
         u = F.normalize(self.text_features(texts), dim=-1)
-        out = self.clip_loss(F.normalize(self.ecg_proj(z), dim=-1), u, scale)
+        out = self.clip_loss(F.normalize(self.ecg_proj(z), dim=-1), u, scale, self._keys(texts, u.device))
         loss = out["align"]
         if self.cfg.objective == "merl":
             v1 = F.normalize(self.ecg_proj(self.unimodal_dropout(z)), dim=-1)
@@ -336,7 +340,7 @@ class ECGTextModel(nn.Module):
         h_hat = self.encoder.encode_tokens(x, tobs, mask.keep_log)
         e_masked = self.ecg_proj(self.pool(h_hat, tobs, mask.keep_log))
 
-        out = self.clip_loss(F.normalize(e_masked, dim=-1), u, scale)
+        out = self.clip_loss(F.normalize(e_masked, dim=-1), u, scale, self._keys(texts, u.device))
         adversary_target = out["align"]
         if cfg.use_consistency:
             assert e_full is not None
@@ -401,7 +405,7 @@ class ECGTextModel(nn.Module):
         keep_log = torch.zeros(removed.shape, dtype=x.dtype, device=x.device).masked_fill(removed, float("-inf"))
         h_hat = self.encoder.encode_tokens(x, tobs, keep_log)
         e_masked = self.ecg_proj(self.pool(h_hat, tobs, keep_log))
-        out = self.clip_loss(F.normalize(e_masked, dim=-1), u, scale)
+        out = self.clip_loss(F.normalize(e_masked, dim=-1), u, scale, self._keys(texts, u.device))
         loss = out["align"]
         if cfg.use_consistency:
             out.update(self.consistency_loss(e_masked, e_full))

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ecgfoundry.models.config import EncoderConfig
 from ecgfoundry.models.encoder_output import EncoderOutput
+from ecgfoundry.models.input_norm import normalize_input
 from ecgfoundry.models.selector import masked_softmax_pool, masked_softmax_weights
 
 __all__ = ["BasicBlock1d", "AttentionPool1d", "ResNet1dEncoder"]
@@ -121,7 +122,7 @@ class ResNet1dEncoder(nn.Module):
         if signal.shape[1] != self.cfg.n_leads:
             raise ValueError(f"signal has {signal.shape[1]} leads, the encoder expects {self.cfg.n_leads}")
         observed = observed.to(torch.bool)
-        x = torch.where(observed, signal, torch.zeros((), dtype=signal.dtype, device=signal.device))
+        x = normalize_input(signal, observed, self.cfg.input_norm)
         if self.cfg.resnet_observed_channels:
             x = torch.cat([x, observed.to(x.dtype)], dim=1)
         feats = self.stages(self.stem(x)).transpose(1, 2)  # (N, M, D)

@@ -22,10 +22,11 @@ from torch import Tensor, nn
 
 from ecgfoundry.models.config import EncoderConfig
 from ecgfoundry.models.encoder_output import EncoderOutput
+from ecgfoundry.models.input_norm import normalize_input
 from ecgfoundry.models.selector import masked_softmax_pool
 from ecgfoundry.models.tokenizer import n_time_patches, patchify
 
-__all__ = ["TokenEncoder", "Attention", "Block", "TransformerEncoder", "key_bias"]
+__all__ = ["TokenEncoder", "LeadStem", "Attention", "Block", "TransformerEncoder", "key_bias"]
 
 
 class TokenEncoder(nn.Module):
@@ -62,6 +63,60 @@ class TokenEncoder(nn.Module):
             return self.net(torch.cat([values, obs], dim=-1))
         x = torch.stack([values, obs], dim=2).reshape(n * m, 2, s)
         return self.net(x).reshape(n, m, -1)
+
+
+def _stride_factors(n: int) -> list[int]:
+    """``n`` as a product of strides, largest first, each at most 5 where possible (50 -> [5, 5, 2])."""
+    out, rest = [], int(n)
+    for f in (5, 4, 3, 2):
+        while rest % f == 0 and rest > 1:
+            out.append(f)
+            rest //= f
+    if rest > 1:  # a prime factor above 5 becomes one stride of its own
+        out.append(rest)
+    return sorted(out, reverse=True) or [1]
+
+
+class LeadStem(nn.Module):
+    """A convolutional stem shared by all leads that emits one token per patch of each lead.
+
+    Each lead (its samples and its observed mask, 2 channels) goes through a stride-1 convolution and
+    then strided convolutions whose strides multiply to ``patch_size``, so the lead of ``P * patch_size``
+    samples becomes ``P`` feature vectors: shift-invariant features that, unlike a per-patch MLP, see
+    a little context on both sides of a patch (the receptive field is about 1.6 patches). A token is
+    still one lead x one time patch, so lead x time missingness and SCAR's removal keep their meaning;
+    a removed token's samples can reach its neighbours' features only through that small border.
+
+    Parameters
+    ----------
+    patch_size : int
+    dim : int
+        Token width D.
+    width : int
+        Channels of the intermediate convolutions.
+    """
+
+    def __init__(self, patch_size: int, dim: int, width: int = 64):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv1d(2, width // 2, 7, padding=3), nn.BatchNorm1d(width // 2), nn.GELU()]
+        prev = width // 2
+        factors = _stride_factors(patch_size)
+        for i, f in enumerate(factors):
+            last = i == len(factors) - 1
+            out = dim if last else width
+            layers.append(nn.Conv1d(prev, out, 2 * f + 1, stride=f, padding=f))
+            if not last:
+                layers += [nn.BatchNorm1d(out), nn.GELU()]
+            prev = out
+        self.net = nn.Sequential(*layers)
+        self.patch_size = patch_size
+
+    def forward(self, signal: Tensor, observed: Tensor) -> Tensor:
+        """(N, L, P * patch_size) samples (zero where unobserved) and mask -> (N, L * P, D), lead-major."""
+        n, n_leads, t = signal.shape
+        x = torch.stack([signal, observed.to(signal.dtype)], dim=2).reshape(n * n_leads, 2, t)
+        feats = self.net(x)                                  # (N * L, D, P)
+        return feats.reshape(n, n_leads, feats.shape[1], -1).permute(0, 1, 3, 2).reshape(n, -1, feats.shape[1])
 
 
 def key_bias(token_observed: Tensor, keep_log: Tensor | None = None) -> Tensor:
@@ -137,7 +192,10 @@ class TransformerEncoder(nn.Module):
             raise ValueError(f"TransformerEncoder needs kind='transformer', got {cfg.kind!r}")
         self.cfg = cfg
         d = cfg.d_model
-        self.token_encoder = TokenEncoder(cfg.patch_size, d, cfg.token_encoder)
+        if cfg.token_encoder == "stem":
+            self.token_encoder: nn.Module = LeadStem(cfg.patch_size, d, cfg.stem_width)
+        else:
+            self.token_encoder = TokenEncoder(cfg.patch_size, d, cfg.token_encoder)
         self.lead_embed = nn.Embedding(cfg.n_leads, d)
         self.time_embed = nn.Embedding(cfg.max_time_patches, d)
         self.embed_drop = nn.Dropout(cfg.dropout)
@@ -161,13 +219,19 @@ class TransformerEncoder(nn.Module):
         """
         if signal.shape[1] != self.cfg.n_leads:
             raise ValueError(f"signal has {signal.shape[1]} leads, the encoder expects {self.cfg.n_leads}")
-        p = patchify(signal, observed, self.cfg.patch_size, self.cfg.min_observed_fraction)
         n_time = n_time_patches(signal.shape[-1], self.cfg.patch_size)
         if n_time > self.cfg.max_time_patches:
             raise ValueError(f"signal of {signal.shape[-1]} samples gives {n_time} patches per lead, more than "
                              f"max_time_patches={self.cfg.max_time_patches} (patch_size={self.cfg.patch_size}, "
                              f"sized for fs={self.cfg.fs} Hz): resample or crop the signal first")
-        x = self.token_encoder(p.values, p.sample_observed)
+        observed = observed.to(torch.bool)
+        signal = normalize_input(signal, observed, self.cfg.input_norm)
+        p = patchify(signal, observed, self.cfg.patch_size, self.cfg.min_observed_fraction)
+        if self.cfg.token_encoder == "stem":
+            shape = (signal.shape[0], signal.shape[1], n_time * self.cfg.patch_size)
+            x = self.token_encoder(p.values.reshape(shape), p.sample_observed.reshape(shape))
+        else:
+            x = self.token_encoder(p.values, p.sample_observed)
         x = x + self.lead_embed(p.lead_ids) + self.time_embed(p.time_ids)
         return self.embed_drop(x), p.token_observed
 
