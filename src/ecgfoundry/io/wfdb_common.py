@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ecgfoundry.errors import EcgDataError
-from ecgfoundry.io.base import place_leads
+from ecgfoundry.io.base import HeaderInfo, place_leads, plan_leads
+from ecgfoundry.signals.leads import LEADS
 
 # physical unit (lower case, as written after "/" in a signal line) -> factor to millivolts
 UNIT_TO_MV: dict[str, float] = {
@@ -33,6 +34,10 @@ _BYTES_PER_SAMPLE: dict[str, float] = {
 }
 _KNOWN_FORMATS = set(_BYTES_PER_SAMPLE) | {"0", "508", "516", "524"}
 _FORMAT_FIELD = re.compile(r"^(\d+)(?:x(\d+))?(?::(-?\d+))?(?:\+(\d+))?$")
+_RECORD_NAME = re.compile(r"^[-\w]+$")  # what wfdb accepts as a record name
+_FILE_EXTENSIONS = (".mat", ".dat", ".hea")
+DEFAULT_GAIN = 200.0
+"""WFDB's ADC gain when a signal line leaves the field out."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,12 @@ class WfdbHeader:
         Distinct signal files, in order of first use.
     layout : tuple of (Path, str, int, int)
         Per signal file: storage format, samples per frame (all its signals), byte offset.
+    gains, baselines : tuple of float
+        Per signal: ADC units per physical unit, and the ADC value of 0 physical units.
+    record_name : str
+        The record name of the record line, without any file extension.
+    notes : tuple of str
+        Harmless oddities of the header (e.g. a record line written with the file extension).
     """
 
     path: Path
@@ -64,6 +75,15 @@ class WfdbHeader:
     units: tuple[str, ...]
     files: tuple[Path, ...]
     layout: tuple[tuple[Path, str, int, int], ...] = ()
+    gains: tuple[float, ...] = ()
+    baselines: tuple[float, ...] = ()
+    record_name: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_mat(self) -> bool:
+        """True when the samples are in a MATLAB ``.mat`` file (PhysioNet/CinC challenge layout)."""
+        return bool(self.files) and all(f.suffix.lower() == ".mat" for f in self.files)
 
 
 def _record_base(path: str | Path) -> Path:
@@ -124,6 +144,15 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
     if len(fields) < 2:
         raise EcgDataError(hea, "number of signals", f"record line {lines[0]!r} has no signal count")
     multi_segment = "/" in fields[0]
+    name = fields[0].split("/", 1)[0]
+    notes = []
+    name_ext = next((e for e in _FILE_EXTENSIONS if name.lower().endswith(e)), None)
+    if name_ext:
+        name = name[:-len(name_ext)]
+        notes.append(f"record line names the record with its file extension ({fields[0]!r})")
+    if not _RECORD_NAME.match(name):
+        raise EcgDataError(hea, "record line", f"record name {fields[0].split('/', 1)[0]!r} cannot be read "
+                           "(letters, digits, '_' and '-' only)")
     try:
         nsig = int(fields[1])
     except ValueError:
@@ -148,14 +177,17 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
         if n_samples < 0:
             raise EcgDataError(hea, "number of samples", f"must not be negative, got {n_samples}")
     if multi_segment:
+        if name_ext:
+            raise EcgDataError(hea, "record line", f"record name {fields[0]!r} carries a file extension")
         # segment lines, not signal lines: let wfdb resolve the layout when reading
-        return WfdbHeader(hea, fs, n_samples, (), (), ())
+        return WfdbHeader(hea, fs, n_samples, (), (), (), record_name=name)
 
-    sig_lines = lines[1:1 + nsig]
+    # every non-comment line after the record line is a signal line (info strings are comments)
+    sig_lines = lines[1:]
     if len(sig_lines) != nsig:
         raise EcgDataError(hea, "number of signals", f"record line says {nsig} signals but the "
                            f"header has {len(sig_lines)} signal line(s)")
-    names, units, files = [], [], []
+    names, units, files, gains, baselines = [], [], [], [], []
     layout: dict[Path, tuple[str, int, int]] = {}
     for k, line in enumerate(sig_lines, start=1):
         parts = line.split(maxsplit=8)
@@ -167,22 +199,38 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
         fmt, spf, offset = m.group(1), int(m.group(2) or 1), int(m.group(4) or 0)
         if spf < 1:
             raise EcgDataError(hea, f"signal {k}: format", f"samples per frame must be >= 1 in {parts[1]!r}")
-        unit = "mV"
+        unit, gain, baseline = "mV", DEFAULT_GAIN, None
         if len(parts) >= 3:
             gain_field = parts[2]
             if "/" in gain_field:
                 gain_field, unit = gain_field.split("/", 1)
+            if "(" in gain_field:
+                gain_field, base_text = gain_field.split("(", 1)
+                try:
+                    baseline = float(base_text.rstrip(")"))
+                except ValueError:
+                    raise EcgDataError(hea, f"signal {k}: baseline", f"not a number: {parts[2]!r}") from None
             try:
-                gain = float(gain_field.split("(", 1)[0])
+                gain = float(gain_field)
             except ValueError:
                 raise EcgDataError(hea, f"signal {k}: gain", f"not a number: {parts[2]!r}") from None
             if not math.isfinite(gain) or gain < 0:
                 raise EcgDataError(hea, f"signal {k}: gain", f"impossible ADC gain {parts[2]!r}")
+            if gain == 0:
+                raise EcgDataError(hea, f"signal {k}: gain", "ADC gain 0 (an uncalibrated signal): its "
+                                   "amplitudes cannot be converted to millivolts")
+        if baseline is None:  # WFDB: the baseline defaults to the ADC zero (5th field)
+            try:
+                baseline = float(parts[4]) if len(parts) >= 5 else 0.0
+            except ValueError:
+                raise EcgDataError(hea, f"signal {k}: ADC zero", f"not a number: {parts[4]!r}") from None
         if len(parts) < 9:
             raise EcgDataError(hea, f"signal {k}: description", f"signal line {line!r} has no lead "
                                "name (description field)")
         names.append(parts[8].strip())
         units.append(unit)
+        gains.append(gain)
+        baselines.append(baseline)
         f = hea.parent / parts[0]
         if f not in files:
             files.append(f)
@@ -190,8 +238,14 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
         else:
             old_fmt, old_spf, old_off = layout[f]
             layout[f] = (old_fmt if old_fmt == fmt else "?", old_spf + spf, old_off)
-    return WfdbHeader(hea, fs, n_samples, tuple(names), tuple(units), tuple(files),
-                      tuple((f, *layout[f]) for f in files))
+    header = WfdbHeader(hea, fs, n_samples, tuple(names), tuple(units), tuple(files),
+                        tuple((f, *layout[f]) for f in files), tuple(gains), tuple(baselines), name,
+                        tuple(notes))
+    if name_ext and not header.is_mat:
+        raise EcgDataError(hea, "record line", f"record name {fields[0]!r} carries a file extension, which "
+                           f"WFDB readers cannot read for {header.files[0].suffix or 'extension-less'} "
+                           f"signal files; write {name!r}")
+    return header
 
 
 def unit_factor(unit: str, path: str | Path, lead: str) -> float:
@@ -215,6 +269,8 @@ def _check_signal_files(header: WfdbHeader) -> None:
             continue
         if not f.exists():
             raise EcgDataError(f, "signal file", f"missing signal file (named in {header.path.name})")
+        if header.is_mat:  # a MATLAB container: checked against the header once loaded
+            continue
         bps = _BYTES_PER_SAMPLE.get(fmt)
         if header.n_samples is None or bps is None:
             continue
@@ -225,6 +281,13 @@ def _check_signal_files(header: WfdbHeader) -> None:
             raise EcgDataError(f, "samples", f"truncated signal file: header {header.path.name} says "
                                f"{header.n_samples} samples x {n_chan} signals ({expected} bytes), "
                                f"file has {got} bytes (about {got_samples} samples)")
+        if len(header.layout) == 1 and got > expected + math.ceil(n_chan * bps):
+            got_samples = int((got - offset) // (n_chan * bps))
+            raise EcgDataError(f, "samples", f"signal file longer than its header says: "
+                               f"{header.path.name} says {header.n_samples} samples x {n_chan} signals "
+                               f"in format {fmt} ({expected} bytes), the file has {got} bytes (about "
+                               f"{got_samples} samples); the header's sample count, signal count or "
+                               "storage format is wrong")
 
 
 def read_wfdb(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], float]:
@@ -255,6 +318,8 @@ def read_wfdb(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], float]:
     base = _record_base(path)
     hea = header.path
     _check_signal_files(header)
+    if header.is_mat:
+        return read_challenge_mat(header), header.lead_names, header.fs
     try:
         import wfdb
 
@@ -263,7 +328,7 @@ def read_wfdb(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], float]:
         raise
     except Exception as exc:
         target = header.files[0] if len(header.files) == 1 else hea
-        raise EcgDataError(target, "samples", f"unreadable record ({type(exc).__name__}: {exc})") from None
+        raise EcgDataError(target, "samples", _wfdb_error_sentence(exc)) from None
     data = rec.p_signal
     if data is None:
         raise EcgDataError(hea, "samples", "record has no signals")
@@ -278,6 +343,103 @@ def read_wfdb(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], float]:
     units = rec.units or ["mV"] * len(names)
     factors = np.array([unit_factor(u, hea, n) for u, n in zip(units, names)])
     return data * factors[None, :], names, header.fs
+
+
+def _wfdb_error_sentence(exc: BaseException) -> str:
+    """What an exception raised inside :mod:`wfdb` says about the file, as a sentence."""
+    kind = type(exc).__name__
+    if kind == "HeaderSyntaxError":
+        return f"the header does not follow the WFDB header syntax ({exc})"
+    return (f"the WFDB library could not read this record ({kind}: {exc}); its header and signal "
+            "file disagree or the signal file is malformed")
+
+
+_INVALID_16 = -32768  # WFDB format-16 "invalid sample" code
+
+
+def read_challenge_mat(header: WfdbHeader) -> np.ndarray:
+    """Samples of a PhysioNet/CinC challenge record (``val`` in a ``.mat`` file) in millivolts.
+
+    ``val`` must be a numeric ``(signals, samples)`` array agreeing with the header: as many rows
+    as the header declares signals, as many columns as it declares samples. The ADC values become
+    millivolts with each signal's gain, baseline and unit from the header. NaN and inf samples, and
+    the format-16 invalid-sample code -32768 of an integer ``val``, come back as NaN (unobserved).
+
+    Returns
+    -------
+    data : ndarray of shape (T, L), float64, millivolts
+
+    Raises
+    ------
+    EcgDataError
+        Corrupt file, no ``val``, a ``val`` that is not numeric, transposed or of another size than
+        the header says; the error names the ``.mat`` (or the ``.hea``) and the field.
+    """
+    import scipy.io
+
+    if len(header.files) != 1:
+        raise EcgDataError(header.path, "signal file", f"signals split over {len(header.files)} .mat files; "
+                           "a challenge record has one")
+    mat_path = header.files[0]
+    try:
+        mat = scipy.io.loadmat(str(mat_path))
+    except NotImplementedError:
+        raise EcgDataError(mat_path, None, "MATLAB v7.3 (HDF5) file; challenge records are MATLAB v4/v5 "
+                           "files holding 'val'") from None
+    except Exception as exc:  # scipy raises ValueError, OSError, TypeError ... on damaged files
+        raise EcgDataError(mat_path, None, f"corrupt or truncated .mat file ({type(exc).__name__}: "
+                           f"{exc})") from None
+    if "val" not in mat:
+        names = [k for k in mat if not k.startswith("__")]
+        raise EcgDataError(mat_path, "val", f"no 'val' array in the file (variables: "
+                           f"{', '.join(names) or 'none'})")
+    val = np.asarray(mat["val"])
+    if val.dtype.kind not in "iuf" or val.size == 0:
+        raise EcgDataError(mat_path, "val", f"expected a numeric signals x samples array, got "
+                           f"{val.dtype} of shape {val.shape}")
+    nsig = len(header.lead_names)
+    if val.ndim == 1 and nsig == 1:
+        val = val[None, :]
+    n = header.n_samples
+    declared = f"{header.path.name} declares {nsig} signals x {n if n is not None else '?'} samples"
+    if val.ndim != 2:
+        raise EcgDataError(mat_path, "val", f"expected a 2-d signals x samples array, got shape {val.shape}; "
+                           + declared)
+    if val.shape[0] != nsig:
+        if val.shape[1] == nsig and (n is None or val.shape[0] == n):
+            raise EcgDataError(mat_path, "val", f"stored transposed: shape {val.shape} is samples x signals, "
+                               f"{declared} (expected shape ({nsig}, {val.shape[0]}))")
+        raise EcgDataError(mat_path, "val", f"{val.shape[0]} rows (signals) for {nsig} signal lines: {declared}")
+    if n is not None and val.shape[1] != n:
+        raise EcgDataError(mat_path, "val", f"{val.shape[1]} samples per signal: {declared}")
+    data = val.astype(np.float64)
+    if val.dtype.kind == "i":
+        data[val == _INVALID_16] = np.nan
+    data[~np.isfinite(data)] = np.nan
+    gains = np.asarray(header.gains, dtype=np.float64)[:, None]
+    baselines = np.asarray(header.baselines, dtype=np.float64)[:, None]
+    factors = np.array([unit_factor(u, header.path, ld) for u, ld in zip(header.units, header.lead_names)])
+    return ((data - baselines) / gains * factors[:, None]).T
+
+
+def wfdb_header_info(path: str | Path) -> HeaderInfo:
+    """:class:`~ecgfoundry.io.base.HeaderInfo` of a WFDB record from its header alone: the checks
+    a read makes that need no samples (record line, signal lines, lead names, signal files present).
+
+    The sample count is ``-1`` when the header leaves it out (a read then decides).
+    """
+    header = read_wfdb_header(path)
+    if header.layout:
+        for f, fmt, _, _ in header.layout:
+            if fmt != "0" and not f.exists():
+                raise EcgDataError(f, "signal file", f"missing signal file (named in {header.path.name})")
+    if not header.lead_names:  # multi-segment: leads are in the segments
+        return HeaderInfo(header.fs, -1 if header.n_samples is None else header.n_samples)
+    for u, ld in zip(header.units, header.lead_names):
+        unit_factor(u, header.path, ld)
+    _, dst, dropped = plan_leads(header.lead_names, header.path, "signal names")
+    leads = tuple(LEADS[i] for i in sorted(dst))
+    return HeaderInfo(header.fs, -1 if header.n_samples is None else header.n_samples, leads, dropped)
 
 
 def read_wfdb_record(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
