@@ -176,17 +176,8 @@ def evidence_ratio_difference(ev: np.ndarray, removed_a: np.ndarray, removed_b: 
             "records": int(len(idx))}
 
 
-def top_rho_removal(score: np.ndarray, tobs: np.ndarray, rho: float) -> np.ndarray:
-    """(N, M) bool: the ``round(rho * observed)`` observed tokens of each record with the highest
-    ``score`` (ties in token order, so equal per-lead scores take whole leads, the last one in time
-    order)."""
-    removed = np.zeros_like(tobs)
-    for i in range(len(score)):
-        obs_idx = np.flatnonzero(tobs[i])
-        k = int(round(rho * len(obs_idx)))
-        if k:
-            removed[i, obs_idx[np.argsort(-score[i, obs_idx], kind="stable")[:k]]] = True
-    return removed
+# The toolkit's one "top rho of the observed tokens" rule (rounding: floor(rho * n + 1/2), never all).
+from ecgfoundry.eval.masker_attack import removal_count, top_fraction as top_rho_removal  # noqa: E402
 
 
 def localised_rows(ev: np.ndarray, tobs: np.ndarray) -> np.ndarray:
@@ -384,7 +375,7 @@ def greedy_token_removal(model, signal, observed, texts, rows: np.ndarray, rho: 
     for whole leads: the masked view's ECG->text cross-entropy against the texts of ``i``'s batch of
     ``batch_size`` consecutive records, plus ``lambda_cons (1 - cos)`` to its full view. Starting from
     no removal, each round tries every observed token not yet removed (one batched forward pass) and
-    removes the ``chunk`` that raise the cost most on their own, until ``round(rho * observed)`` tokens
+    removes the ``chunk`` that raise the cost most on their own, until ``removal_count(observed, rho)`` tokens
     are gone. This is a far stronger attack than a trained masker, and it sees nothing but the loss.
 
     ``rows``: (N,) bool, the records to attack. ``extra``: other (N, M) removals to cost the same way.
@@ -420,7 +411,7 @@ def greedy_token_removal(model, signal, observed, texts, rows: np.ndarray, rho: 
                 return ce + lambda_cons * (1 - (e * e_full).sum(-1))
 
             observed_idx = np.flatnonzero(tobs[0].numpy())
-            k = int(round(rho * len(observed_idx)))
+            k = removal_count(len(observed_idx), rho)
             cur = torch.zeros(1, tobs.shape[1], dtype=torch.bool)
             while int(cur.sum()) < k:
                 cand = torch.from_numpy(observed_idx[~cur[0, observed_idx].numpy()])

@@ -17,13 +17,62 @@ def test_token_removal_maps_onto_the_lead_time_grid():
         token_removal_to_signal(tokens[:, :30], 12, 125, 50)
 
 
-def testtop_fraction_removes_the_budget_of_observed_tokens_with_the_largest_scores():
+def test_top_fraction_removes_the_budget_of_observed_tokens_with_the_largest_scores():
     from ecgfoundry.eval.masker_attack import top_fraction
 
     scores = np.array([[0.9, 0.1, 0.8, 0.7, 0.2], [0.5, 0.4, 0.3, 0.2, 0.1]])
     obs = np.array([[True, True, False, True, True], [True] * 5])
     sel = top_fraction(scores, obs, 0.5)
+    # 4 observed -> 2 removed; 5 observed -> 2.5 rounds half up to 3
     assert sel.tolist() == [[True, False, False, True, False], [True, True, True, False, False]]
+
+
+def test_removal_count_rounds_halves_up_and_never_takes_every_token():
+    from fractions import Fraction
+
+    from ecgfoundry.eval.masker_attack import removal_count
+
+    assert removal_count(5, 0.5) == 3          # the case where round() (half to even) gives 2
+    assert removal_count(240, 0.3) == 72 and removal_count(0, 0.3) == 0
+    assert removal_count(1, 0.6) == 0 and removal_count(2, 0.9) == 1   # never all of them
+    for n in range(0, 60):                      # exact rational arithmetic as the oracle
+        for rho in ("0.1", "0.25", "0.3", "0.5", "0.75"):
+            exact = Fraction(rho) * n
+            want = min(int(exact + Fraction(1, 2)), max(n - 1, 0))
+            assert removal_count(n, float(rho)) == want, (n, rho)
+    assert removal_count(np.array([5, 4, 0]), 0.5).tolist() == [3, 2, 0]
+    with pytest.raises(ValueError, match="rho"):
+        removal_count(5, 1.0)
+
+
+def test_top_fraction_equals_a_record_by_record_loop():
+    from ecgfoundry.eval.masker_attack import removal_count, top_fraction
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(40, 24)).astype(float)   # many ties: token order breaks them
+    obs = rng.random((40, 24)) < 0.7
+    for rho in (0.0, 0.3, 0.5):
+        got = top_fraction(scores, obs, rho)
+        for i in range(len(scores)):
+            cand = [j for j in range(24) if obs[i, j]]
+            cand.sort(key=lambda j: (-scores[i, j], j))
+            want = np.zeros(24, bool)
+            want[cand[:removal_count(len(cand), rho)]] = True
+            assert got[i].tolist() == want.tolist(), (rho, i)
+
+
+def test_known_answer_benchmark_uses_the_library_rule():
+    """benchmarks/known_answers_pretrain.py removes tokens with the library's function, not a copy."""
+    import importlib.util
+    from pathlib import Path
+
+    from ecgfoundry.eval.masker_attack import removal_count, top_fraction
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "known_answers_pretrain.py"
+    spec = importlib.util.spec_from_file_location("known_answers_pretrain_check", path)
+    ka = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ka)
+    assert ka.top_rho_removal is top_fraction and ka.removal_count is removal_count
 
 
 def test_masker_removal_of_a_scar_model_and_its_random_control(tiny_run, eval_store):

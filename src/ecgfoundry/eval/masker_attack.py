@@ -18,7 +18,7 @@ import torch
 
 from ecgfoundry.models.tokenizer import n_time_patches
 
-__all__ = ["token_removal_to_signal", "top_fraction", "masker_removal", "random_token_removal"]
+__all__ = ["token_removal_to_signal", "removal_count", "top_fraction", "masker_removal", "random_token_removal"]
 
 
 def token_removal_to_signal(remove_tokens: np.ndarray, n_leads: int, n_samples: int, patch_size: int) -> np.ndarray:
@@ -31,20 +31,32 @@ def token_removal_to_signal(remove_tokens: np.ndarray, n_leads: int, n_samples: 
     return np.repeat(grid, patch_size, axis=2)[:, :, :n_samples]
 
 
+def removal_count(n_observed, rho: float):
+    """How many of ``n_observed`` tokens "the top ``rho``" removes: ``floor(rho x n_observed + 1/2)``
+    (halves round up, so n = 5, rho = 0.5 removes 3), never all of them (at most ``n_observed - 1``).
+
+    The one rule for every top-rho removal in the toolkit (the masker attack, the report's importance
+    map, the known-answer benchmark's removals and its greedy maximiser). Takes an int or an integer
+    array; returns the same kind.
+    """
+    if not 0 <= rho < 1:
+        raise ValueError(f"rho must be in [0, 1), got {rho}")
+    n = np.asarray(n_observed)
+    k = np.minimum(np.floor(rho * n + 0.5).astype(int), np.maximum(n - 1, 0))
+    return int(k) if k.ndim == 0 else k
+
+
 def top_fraction(scores: np.ndarray, token_observed: np.ndarray, budget: float) -> np.ndarray:
-    """Per record, the ``floor(budget x n_observed + 1/2)`` observed tokens with the largest score,
-    never all of them when a record has more than one observed token. Shared by the attack and the
-    report's token-importance map, so both remove the same tokens."""
+    """Per record, the :func:`removal_count` ``(n_observed, budget)`` observed tokens with the largest
+    score (ties in token order). Shared by the attack, the report's token-importance map and the
+    known-answer benchmark, so all remove the same tokens."""
     scores = np.asarray(scores, dtype=np.float64)
     token_observed = np.asarray(token_observed, dtype=bool)
-    if not 0 <= budget < 1:
-        raise ValueError(f"budget must be in [0, 1), got {budget}")
-    n_obs = token_observed.sum(1)
-    k = np.minimum(np.floor(budget * n_obs + 0.5).astype(int), np.maximum(n_obs - 1, 0))
+    k = removal_count(token_observed.sum(1), budget)
     order = np.argsort(-np.where(token_observed, scores, -np.inf), axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :].repeat(len(scores), 0), axis=1)
-    return (ranks < k[:, None]) & token_observed
+    return (ranks < np.asarray(k)[:, None]) & token_observed
 
 
 def _patch_size(model) -> int:
