@@ -91,16 +91,14 @@ SYNTHETIC = "synthetic"
 def synthetic_folder(root: str | Path, n: int, seed: int, fs: float = 100.0, seconds: float = 10.0,
                      progress: bool = True) -> Path:
     """The synthetic default dataset (``ecgfoundry synth``) under ``root``, generated on first use."""
-    import argparse
-
-    from ecgfoundry.cli import synth
+    from ecgfoundry.datasets.synthetic import SyntheticConfig
+    from ecgfoundry.datasets.synthetic_folder import write_synthetic_folder
 
     folder = Path(root) / f"synthetic-n{n}-seed{seed}-{fs:g}hz-{seconds:g}s"
     if (folder / "records.csv").exists() and (folder / "synthetic.json").exists():
         return folder
-    args = argparse.Namespace(n=n, fs=fs, seconds=seconds, seed=seed, noise="low", conditions=None, mains=None,
-                              out=folder, overwrite=True, no_progress=not progress, use_wrsamp=False)
-    synth.run(args)
+    write_synthetic_folder(folder, SyntheticConfig(n=n, fs=fs, seconds=seconds, seed=seed), overwrite=True,
+                           progress=progress)
     return folder
 
 
