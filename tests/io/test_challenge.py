@@ -74,8 +74,15 @@ def test_bad_files(tmp_path):
     assert sorted(p.record_id for p in ds.problems) == ["E2", "E3"]
     assert "E2" in ds.problem_summary() and "E3" in ds.problem_summary()
     (tmp_path / "E4.hea").write_text("E4 12 500 1000\n# Dx: AF\n")
+    # a bad '# Dx' skips that record only, named with the field and the reason ...
+    ds = Challenge(tmp_path)
+    assert list(ds.table["record_id"]) == ["E1", "E2", "E3"]
+    assert [(p.record_id, p.stage) for p in ds.row_problems] == [("E4", "table")]
+    assert "E4.hea: # Dx: not SNOMED-CT codes: ['AF']" in ds.row_problems[0].message
+    assert "E4" in ds.problem_summary()
+    # ... and fail-fast stops at it
     with pytest.raises(EcgDataError, match=r"E4.hea: # Dx"):
-        Challenge(tmp_path)
+        Challenge(tmp_path, errors="raise")
 
 
 def test_empty_folder(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def root(tmp_path):
     write_record(tmp_path, "records/00005", names=("V6", "V1", "II"), flat=("V1",))
     write_csv(tmp_path, "record,labels,text,patient_id,age,sex,site", [
         "records/00001,AF;LBBB,atrial fibrillation and LBBB,p1,70,M,a",
-        "records/00002,,normal ECG,p1,71,male,a",
+        "records/00002,NORM,normal ECG,p1,71,male,a",
         "records/00003,CD,,p2,,F,b",
         "records/00004,AF,af,p3,40,female,b",
         "records/00005,RBBB; AF,,p4,55,0,c",
@@ -49,8 +50,9 @@ def test_table_labels_and_meta(root):
     assert list(ds.table["record_id"]) == [f"records/{i:05d}" for i in range(1, 6)]
     assert ds.notes == []
     y, classes = ds.labels()
-    assert classes == ("AF", "CD", "LBBB", "RBBB")
-    np.testing.assert_array_equal(y, [[1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [1, 0, 0, 1]])
+    assert classes == ("AF", "CD", "LBBB", "NORM", "RBBB")
+    np.testing.assert_array_equal(y, [[1, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 0, 0, 0],
+                                      [1, 0, 0, 0, 1]])
     np.testing.assert_array_equal(ds.labels("AF")[0][:, 0], [1, 0, 0, 1, 1])
     np.testing.assert_array_equal(ds.labels("CD")[0][:, 0], [0, 0, 1, 0, 0])
     assert list(ds.table["sex"]) == ["M", "M", "F", "F", "M"]
@@ -78,12 +80,15 @@ def test_read_record(root):
 
 
 def test_patient_wise_hashed_splits(tmp_path):
-    rows = [f"r/{i},,,{i // 5}" for i in range(300)]
-    write_csv(tmp_path, "record,labels,text,patient_id", rows)
+    rows = [f"r/{i},,{i // 5}" for i in range(300)]
+    write_csv(tmp_path, "record,text,patient_id", rows)
+    (tmp_path / "r").mkdir()
+    for i in range(300):  # opening checks that each header exists; the split needs nothing more
+        (tmp_path / "r" / f"{i}.hea").write_text("")
     ds = WFDBFolder(tmp_path, seed=1)
+    assert len(ds) == 300 and not ds.notes and not ds.row_problems
     assert (ds.table.groupby("patient_id")["split"].nunique() == 1).all()
     assert set(ds.table["split"]) == {"train", "val", "test"}
-    assert len(ds.notes) == 1 and "300 row(s)" in ds.notes[0]  # no files: noted
     assert list(WFDBFolder(tmp_path, seed=2).table["split"]) != list(ds.table["split"])
 
 
@@ -99,14 +104,30 @@ def test_split_and_fold_columns(root):
 
 
 @pytest.mark.parametrize("header, row, match", [
-    ("record,split", "records/00001,holdout", r"records.csv: line 2: split: expected one of"),
-    ("record,fold", "records/00001,x", r"records.csv: line 2: fold: not an integer"),
-    ("rec,labels", "records/00001,AF", r"records.csv: record: required column"),
-    ("record,labels", ",AF", r"records.csv: line 2: record: blank"),
+    ("record,split", "records/00001,holdout", r"records.csv: line 3: split: expected one of"),
+    ("record,fold", "records/00001,x", r"records.csv: line 3: fold: not an integer"),
+    ("record,labels", ",AF", r"records.csv: line 3: record: blank"),
+    ("record,labels", "records/00001,", r"records.csv: line 3: labels: record records/00001: empty label set"),
+    ("record,labels", "records/00009,AF", r"records.csv: line 3: record: names record 'records/00009' but"),
 ])
-def test_bad_csv_named(root, header, row, match):
-    write_csv(root, header, [row])
-    with pytest.raises(EcgDataError, match=match):
+def test_bad_row_skipped_and_named(root, header, row, match):
+    good = {"record,split": "records/00002,train", "record,fold": "records/00002,3"}.get(header, "records/00002,AF")
+    write_csv(root, header, [good, row])
+    ds = WFDBFolder(root)
+    # the bad row is left out, named with the CSV, the line, the column and the reason; the good one loads
+    assert list(ds.table["record_id"]) == ["records/00002"] and len(list(ds.iter_records(progress=False))) == 1
+    assert len(ds.row_problems) == 1 and ds.row_problems[0].stage == "table"
+    assert re.search(match, ds.row_problems[0].message) and re.search(match, ds.problem_summary())
+    with pytest.raises(EcgDataError, match=match):  # fail-fast stops at the row
+        WFDBFolder(root, errors="raise")
+
+
+def test_missing_column_and_no_good_row(root):
+    write_csv(root, "rec,labels", ["records/00001,AF"])
+    with pytest.raises(EcgDataError, match=r"records.csv: record: required column"):
+        WFDBFolder(root)
+    write_csv(root, "record,labels", ["records/00001,", "records/00002,"])
+    with pytest.raises(EcgDataError, match=r"records.csv: no usable row: .*line 2: labels"):
         WFDBFolder(root)
 
 
@@ -137,15 +158,25 @@ def test_absent_record_named_and_skipped(root):
     for ext in (".hea", ".dat"):
         (root / "records" / f"00003{ext}").unlink()
     ds = WFDBFolder(root)
-    assert any("00003" in n for n in ds.notes)
-    with pytest.raises(EcgDataError) as info:
-        ds.read(2)
-    msg = str(info.value)
+    assert list(ds.table["record_id"]) == ["records/00001", "records/00002", "records/00004", "records/00005"]
+    assert len(ds.row_problems) == 1 and ds.row_problems[0].record_id == "records/00003"
+    msg = ds.row_problems[0].message
     assert "records.csv" in msg and "line 4" in msg and "records/00003" in msg
     got = [i for i, _ in ds.iter_records(progress=False)]
-    assert got == [0, 1, 3, 4]
-    assert len(ds.problems) == 1 and ds.problems[0].record_id == "records/00003"
-    assert "records.csv" in ds.problems[0].message
+    assert got == [0, 1, 2, 3] and not ds.problems
+    # a record deleted after opening still fails when read, naming the CSV line
+    for ext in (".hea", ".dat"):
+        (root / "records" / f"00004{ext}").unlink()
+    with pytest.raises(EcgDataError, match=r"records.csv: line 5: record"):
+        ds.read(2)
+
+
+def test_unlisted_record_on_disk_is_reported(root):
+    write_record(root, "records/extra/00099")
+    ds = WFDBFolder(root)
+    assert len(ds) == 5
+    assert any("1 record(s) on disk are in no row of records.csv" in n and "records/extra/00099" in n
+               for n in ds.notes)
 
 
 def test_broken_files_in_skip_mode(root):
@@ -181,9 +212,13 @@ def test_empty_folder_and_empty_csv(tmp_path):
 
 
 def test_duplicate_record(root):
-    write_csv(root, "record", ["records/00001", "records/00001"])
-    with pytest.raises(EcgDataError, match="records.csv: record: listed more than once"):
-        WFDBFolder(root)
+    write_csv(root, "record,labels", ["records/00001,AF", "records/00002,AF", "records/00001,LBBB"])
+    ds = WFDBFolder(root)  # which of the two rows is right cannot be told: both are left out
+    assert list(ds.table["record_id"]) == ["records/00002"]
+    assert [p.record_id for p in ds.row_problems] == ["records/00001"]
+    assert "records.csv: lines 2, 4: record_id: record records/00001 is listed 2 times" in ds.row_problems[0].message
+    with pytest.raises(EcgDataError, match="listed 2 times"):
+        WFDBFolder(root, errors="raise")
 
 
 def test_open_dataset_detects_folder(root):
@@ -202,7 +237,7 @@ def test_text_from_label_descriptions(root):
     text = list(WFDBFolder(root, text_source="labels").table["text"])
     # Described labels become sentences in the record's label order; an undescribed one keeps its name;
     # a record without labels has no text (the report column is not used).
-    assert text == ["Atrial fibrillation. Left bundle branch block.", None, "CD.", "Atrial fibrillation.",
+    assert text == ["Atrial fibrillation. Left bundle branch block.", "NORM.", "CD.", "Atrial fibrillation.",
                     "RBBB. Atrial fibrillation."]
     assert list(WFDBFolder(root).table["text"])[:2] == ["atrial fibrillation and LBBB", "normal ECG"]
 

@@ -35,7 +35,8 @@ import pandas as pd
 from ecgfoundry.batch import EcgRecord
 from ecgfoundry.datasets.splits import group_splits
 from ecgfoundry.errors import EcgDataError
-from ecgfoundry.io.base import LabelSet, RecordSource, parse_age, parse_sex, place_leads
+from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource, parse_age, parse_sex
+from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
 EQUIVALENT: dict[str, str] = {
     "713427006": "59118001",   # CRBBB -> RBBB
@@ -149,39 +150,59 @@ class Challenge(RecordSource):
         records are split individually).
     fractions : tuple of float
         Train, validation and test fractions.
+    errors : {"skip", "raise"}
+        A record whose header has a missing, empty or malformed ``# Dx`` is left out and listed
+        in :attr:`row_problems` (default), or stops the opening (``"raise"``). Repeated codes in
+        one ``# Dx`` count once.
+
+    Notes
+    -----
+    Signals are read from ``val`` of the ``.mat`` file and checked against the header (signal
+    count, orientation, sample count); record lines written with the file extension
+    (``E07520.mat 12 500 5000 ...``, the original Georgia release) are accepted.
     """
 
     name = "cinc2021"
     default_label_set = "scored"
     inspect_label_set = "all"
 
-    def __init__(self, root: str | Path, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
-        super().__init__(root)
+    def __init__(self, root: str | Path, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+                 errors: str = "skip"):
+        super().__init__(root, errors=errors)
         self.notes: list[str] = []
         headers = sorted(self.root.rglob("*.hea"))
         if not headers:
             raise EcgDataError(self.root, None, "no challenge records (*.hea) found")
         rows = []
         for hea in headers:
-            c = _comments(hea)
-            dx = c.get("dx", "")
-            codes = tuple(x.strip() for x in dx.split(",") if x.strip())
-            bad = [x for x in codes if not x.isdigit()]
-            if bad:
-                raise EcgDataError(hea, "# Dx", f"not SNOMED-CT codes: {bad}")
-            rows.append({
-                "record_id": hea.stem, "patient_id": None, "codes": codes, "text": None,
-                "path": str(hea), "age": parse_age(c.get("age")), "sex": parse_sex(c.get("sex")),
-                "source": source_of(hea.stem, hea.relative_to(self.root).parts[:-1]), "has_dx": "dx" in c,
-            })
+            try:
+                rows.append(self._parse_header(hea))
+            except EcgDataError as exc:
+                self._row_fault(hea.stem, exc)
+        if not rows:
+            raise EcgDataError(self.root, None, "no usable challenge record: " + "; ".join(
+                p.message for p in self.row_problems[:5]))
         table = pd.DataFrame(rows)
-        no_dx = table.loc[~table["has_dx"], "record_id"].tolist()
-        if no_dx:
-            self.notes.append(f"{len(no_dx)} header(s) have no '# Dx' line (no labels): {', '.join(no_dx[:10])}")
         table["split"] = group_splits(table["record_id"].tolist(), fractions, seed)
-        self.table = table.drop(columns="has_dx")
+        self.table = table
         self.label_sets, notes = build_label_sets({c for cs in self.table["codes"] for c in cs})
         self.notes += notes
+
+    def _parse_header(self, hea: Path) -> dict:
+        """One record's table row from its header comments; raises for a missing, empty or bad
+        ``# Dx`` (a record is never loaded as silently unlabelled)."""
+        c = _comments(hea)
+        if "dx" not in c:
+            raise EcgDataError(hea, "# Dx", "no '# Dx' line: the record has no labels")
+        codes = tuple(dict.fromkeys(x.strip() for x in c["dx"].split(",") if x.strip()))
+        if not codes:
+            raise EcgDataError(hea, "# Dx", "empty: the record has no labels")
+        bad = [x for x in codes if not x.isdigit()]
+        if bad:
+            raise EcgDataError(hea, "# Dx", f"not SNOMED-CT codes: {bad}")
+        return {"record_id": hea.stem, "patient_id": None, "codes": codes, "text": None,
+                "path": str(hea), "age": parse_age(c.get("age")), "sex": parse_sex(c.get("sex")),
+                "source": source_of(hea.stem, hea.relative_to(self.root).parts[:-1])}
 
     def describe_class(self, label_set: str, cls: str) -> str:
         """Full name and SNOMED code(s) of a class of a label set."""
@@ -198,17 +219,14 @@ class Challenge(RecordSource):
         return str(table.loc[code, "name"]) if code in table.index else code
 
     def _read_row(self, row: pd.Series) -> EcgRecord:
-        from ecgfoundry.io.wfdb_common import read_wfdb
-
         hea = Path(row["path"])
-        data, names, fs = read_wfdb(hea)
-        signal, observed = place_leads(data, names, hea, field="signal names")
+        signal, observed, fs, extra = read_wfdb_canonical(hea)
         return EcgRecord(signal, observed, float(fs), str(row["record_id"]), self.name,
                          labels=tuple(row["codes"]), meta={"age": row["age"], "sex": row["sex"],
-                                                          "source": row["source"], "path": str(hea)})
+                                                          "source": row["source"], "path": str(hea),
+                                                          **extra})
 
-    def header(self, index: int) -> tuple[float, int]:
-        from ecgfoundry.io.wfdb_common import read_wfdb_header
-
-        hdr = read_wfdb_header(Path(self.table.iloc[int(index)]["path"]))
-        return hdr.fs, int(hdr.n_samples or 0)
+    def header_info(self, index: int) -> HeaderInfo:
+        """fs, length and leads from the ``.hea`` alone (a read when it gives no sample count)."""
+        info = wfdb_header_info(Path(self.table.iloc[int(index)]["path"]))
+        return info if info.n_samples >= 0 else super().header_info(index)

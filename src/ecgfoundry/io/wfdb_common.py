@@ -442,6 +442,29 @@ def wfdb_header_info(path: str | Path) -> HeaderInfo:
     return HeaderInfo(header.fs, -1 if header.n_samples is None else header.n_samples, leads, dropped)
 
 
+def read_wfdb_canonical(path: str | Path, field: str = "signal names"
+                        ) -> tuple[np.ndarray, np.ndarray, float, dict]:
+    """Read a WFDB record in canonical form, with what a reader puts in :attr:`EcgRecord.meta`.
+
+    Returns
+    -------
+    signal : ndarray (12, T) float32, millivolts
+    observed : ndarray (12, T) bool
+    fs : float, Hz
+    meta : dict
+        ``n_leads`` (how many of the 12 standard leads are observed) and, when the file carries
+        channels that are not standard leads (Frank leads, ...), ``dropped_channels``.
+    """
+    data, names, fs = read_wfdb(path)
+    hea = _record_base(path).with_suffix(".hea")
+    _, _, dropped = plan_leads(names, hea, field)
+    signal, observed = place_leads(data, names, hea, field=field)
+    meta: dict = {"n_leads": int(observed.any(axis=1).sum())}
+    if dropped:
+        meta["dropped_channels"] = ", ".join(dropped)
+    return signal, observed, fs, meta
+
+
 def read_wfdb_record(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
     """Read a WFDB record in canonical form.
 

@@ -17,7 +17,9 @@ CSV columns:
 ``record_id``
     Identity of the record (default: ``record``).
 ``labels``
-    Label names separated by ``;`` (blank: no label).
+    Label names separated by ``;``. Without the column the folder has no labels (text-only
+    pretraining data); with it, a row whose cell is blank is skipped and reported (label a normal
+    record, e.g. ``NORM``: a blank cell is never read as "no finding").
 ``text``
     Free-text report.
 ``patient_id``
@@ -52,9 +54,9 @@ import pandas as pd
 from ecgfoundry.batch import EcgRecord
 from ecgfoundry.datasets.splits import DEFAULT_FOLDS, splits_from_folds
 from ecgfoundry.errors import EcgDataError
-from ecgfoundry.io.base import SPLITS, LabelSet, RecordSource, parse_age, parse_sex, place_leads
+from ecgfoundry.io.base import SPLITS, HeaderInfo, LabelSet, RecordSource, parse_age, parse_sex
 from ecgfoundry.io.tables import clean_str, is_blank, patient_splits, read_table
-from ecgfoundry.io.wfdb_common import read_wfdb, read_wfdb_header
+from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
 def _read_dataset_json(path: Path) -> dict:
     """Optional ``dataset.json``: ``{"name": ..., "default_label_set": ...}``."""
@@ -144,13 +146,21 @@ class WFDBFolder(RecordSource):
         Train / val / test fractions of the hashed split.
     dataset : str, optional
         Dataset name stored in every record (default ``"wfdb_folder"``).
+    text_source : {"text", "labels"}
+        Where each record's text comes from (module docstring).
+    errors : {"skip", "raise"}
+        A bad row is skipped and reported (default), or stops the opening (``"raise"``).
 
     Notes
     -----
     Label sets: ``all`` (the sorted union of label names, each its own class), one-class ``AF`` /
     ``CD`` sets when labels of those names occur, and every set of ``label_sets.json`` (which wins
-    over a built-in set of the same name). A row naming an absent record stays in the table and
-    fails when read, naming the CSV, the line and the record.
+    over a built-in set of the same name).
+
+    Row faults (a blank record path, a record whose ``.hea`` is absent, a bad split or fold, an
+    empty label set, an id listed twice) leave the row out and list it in :attr:`row_problems`
+    with the CSV, the line, the column and the reason; ``errors="raise"`` stops at the first one.
+    Records on disk that no row lists are named in :attr:`notes`.
     """
 
     name = "wfdb_folder"
@@ -159,8 +169,8 @@ class WFDBFolder(RecordSource):
     def __init__(self, root: str | Path, table: str = "records.csv",
                  folds: Mapping[str, Sequence[int]] | None = None, seed: int = 0,
                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), dataset: str | None = None,
-                 text_source: str = "text"):
-        super().__init__(root)
+                 text_source: str = "text", errors: str = "skip"):
+        super().__init__(root, errors=errors)
         if text_source not in TEXT_SOURCES:
             raise ValueError(f"text_source must be one of {TEXT_SOURCES} for a WFDB folder, got {text_source!r}")
         self.text_source = text_source
@@ -176,47 +186,58 @@ class WFDBFolder(RecordSource):
         self.csv = self.root / table
         df = read_table(self.csv, required=("record",),
                         dtype={c: str for c in ("record", "record_id", "labels", "text", "patient_id", "split")})
-        lines = np.arange(len(df)) + 2  # line 1 is the header
-        records = []
-        for line, value in zip(lines, df["record"]):
-            rec = clean_str(value)
-            if rec is None:
-                raise EcgDataError(self.csv, f"line {line}: record", "blank record path")
-            records.append(rec[:-4] if rec.lower().endswith(".hea") else rec)
-        ids = [clean_str(v) or r for v, r in zip(df["record_id"], records)] if "record_id" in df.columns \
-            else list(records)
-        dup = pd.Series(ids)[pd.Series(ids).duplicated()].tolist()
-        if dup:
-            raise EcgDataError(self.csv, "record_id" if "record_id" in df.columns else "record",
-                               f"listed more than once: {dup[:5]}")
-        patients = [clean_str(p) for p in df["patient_id"]] if "patient_id" in df.columns else [None] * len(df)
-        codes = [parse_labels(v) for v in df["labels"]] if "labels" in df.columns else [()] * len(df)
-
+        has_labels = "labels" in df.columns
+        rows: list[dict[str, Any]] = []
+        for i, raw in enumerate(df.to_dict("records")):
+            line = i + 2  # line 1 is the header
+            try:
+                rows.append(self._parse_row(raw, line, has_labels, "split" in df.columns,
+                                            "fold" in df.columns))
+            except EcgDataError as exc:
+                self._row_fault(clean_str(raw.get("record_id")) or clean_str(raw.get("record"))
+                                or f"line {line}", exc)
+        rows = self._drop_duplicates(rows)
+        if not rows:
+            raise EcgDataError(self.csv, None, "no usable row: " + "; ".join(
+                p.message for p in self.row_problems[:5]))
+        if "split" in df.columns and "fold" in df.columns:
+            self.notes.append("both 'split' and 'fold' columns: 'split' is used, 'fold' kept as metadata")
+        ids = [r["record_id"] for r in rows]
+        patients = [r["patient_id"] for r in rows]
+        codes = [r["codes"] for r in rows]
+        if "split" in df.columns:
+            splits = np.array([r["split"] for r in rows], dtype=object)
+        elif "fold" in df.columns:
+            splits = splits_from_folds(np.array([r["fold"] for r in rows]), folds or DEFAULT_FOLDS)
+        else:
+            splits = patient_splits(patients, ids, seed=seed, fractions=fractions)
         table_df = pd.DataFrame({
             "record_id": ids,
             "patient_id": patients,
-            "split": self._splits(df, lines, patients, ids, folds, seed, fractions),
+            "split": splits,
             "codes": codes,
             "text": (labels_text(codes, descriptions) if text_source == "labels" else
-                     [clean_str(t) for t in df["text"]] if "text" in df.columns else [None] * len(df)),
-            "path": [str(self.root / (r + ".hea")) for r in records],
-            "record": records,
-            "csv_line": lines,
+                     [r["text"] for r in rows]),
+            "path": [str(self.root / (r["record"] + ".hea")) for r in rows],
+            "record": [r["record"] for r in rows],
+            "csv_line": [r["csv_line"] for r in rows],
         })
         if "fold" in df.columns:
-            table_df["fold"] = self._folds(df, lines)
+            table_df["fold"] = [r["fold"] for r in rows]
         if "age" in df.columns:
-            table_df["age"] = [parse_age(a) for a in df["age"]]
+            table_df["age"] = [parse_age(r["raw"].get("age")) for r in rows]
         if "sex" in df.columns:
-            table_df["sex"] = [parse_sex(s) for s in df["sex"]]
+            table_df["sex"] = [parse_sex(r["raw"].get("sex")) for r in rows]
         for c in df.columns:
             if c not in RESERVED and c not in table_df.columns:
-                table_df[c] = df[c].to_numpy()
-        absent = [r for r, p in zip(records, table_df["path"]) if not Path(p).exists()]
-        if absent:
-            self.notes.append(f"{len(absent)} row(s) of {self.csv.name} name records without a .hea "
-                              f"file; they fail when read: {', '.join(absent[:10])}")
-        self.table = table_df
+                table_df[c] = [r["raw"].get(c) for r in rows]
+        listed = {str(Path(p).resolve()) for p in table_df["path"]}
+        unlisted = [str(h.relative_to(self.root).with_suffix("")) for h in sorted(self.root.rglob("*.hea"))
+                    if str(h.resolve()) not in listed]
+        if unlisted:
+            self.notes.append(f"{len(unlisted)} record(s) on disk are in no row of {self.csv.name} and are "
+                              f"left out: {', '.join(unlisted[:10])}")
+        self.table = table_df.reset_index(drop=True)
         self.label_sets = self._label_sets(codes)
         wanted = described.get("default_label_set")
         if wanted:
@@ -225,38 +246,55 @@ class WFDBFolder(RecordSource):
                                    f"{wanted!r} is not a label set of this folder ({', '.join(self.label_sets)})")
             self.default_label_set = str(wanted)
 
-    # --- construction --------------------------------------------------------------------
-    def _folds(self, df: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
-        out = np.empty(len(df), dtype=int)
-        for i, (line, value) in enumerate(zip(lines, df["fold"])):
-            try:
-                num = float(value)
-                if not num.is_integer():
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise EcgDataError(self.csv, f"line {line}: fold", f"not an integer: {value!r}") from None
-            out[i] = int(num)
+    def _parse_row(self, raw: dict, line: int, has_labels: bool, has_split: bool, has_fold: bool) -> dict:
+        """One row of the CSV, checked; raises :class:`EcgDataError` naming the line and the column."""
+        rec = clean_str(raw["record"])
+        if rec is None:
+            raise EcgDataError(self.csv, f"line {line}: record", "blank record path")
+        rec = rec[:-4] if rec.lower().endswith(".hea") else rec
+        rid = clean_str(raw.get("record_id")) or rec
+        hea = self.root / (rec + ".hea")
+        if not hea.exists():
+            raise EcgDataError(self.csv, f"line {line}: record", f"names record {rec!r} but {hea} does not exist")
+        codes = parse_labels(raw.get("labels"))
+        if has_labels and not codes:
+            raise EcgDataError(self.csv, f"line {line}: labels", f"record {rid}: empty label set (label a "
+                               "normal record, e.g. NORM, rather than leaving the cell blank)")
+        out = {"record": rec, "record_id": rid, "patient_id": clean_str(raw.get("patient_id")),
+               "codes": codes, "text": clean_str(raw.get("text")), "csv_line": line, "raw": raw}
+        if has_split:
+            value = raw.get("split")
+            split = clean_str(value)
+            split = {"validation": "val", "valid": "val"}.get(split.lower(), split.lower()) if split else split
+            if split not in SPLITS:
+                raise EcgDataError(self.csv, f"line {line}: split",
+                                   f"expected one of {', '.join(SPLITS)}, got {value!r}")
+            out["split"] = split
+        if has_fold:
+            out["fold"] = self._fold(raw.get("fold"), line)
         return out
 
-    def _splits(self, df: pd.DataFrame, lines: np.ndarray, patients: list, ids: list,
-                folds: Mapping[str, Sequence[int]] | None, seed: int,
-                fractions: tuple[float, float, float]) -> np.ndarray:
-        if "split" in df.columns:
-            out = np.empty(len(df), dtype=object)
-            for i, (line, value) in enumerate(zip(lines, df["split"])):
-                s = clean_str(value)
-                s = s.lower() if s else s
-                s = {"validation": "val", "valid": "val"}.get(s, s)
-                if s not in SPLITS:
-                    raise EcgDataError(self.csv, f"line {line}: split",
-                                       f"expected one of {', '.join(SPLITS)}, got {value!r}")
-                out[i] = s
-            if "fold" in df.columns:
-                self.notes.append("both 'split' and 'fold' columns: 'split' is used, 'fold' kept as metadata")
-            return out
-        if "fold" in df.columns:
-            return splits_from_folds(self._folds(df, lines), folds or DEFAULT_FOLDS)
-        return patient_splits(patients, ids, seed=seed, fractions=fractions)
+    def _drop_duplicates(self, rows: list[dict]) -> list[dict]:
+        """Every row of an id listed twice is left out: which of them is right cannot be told."""
+        lines: dict[str, list[int]] = {}
+        for r in rows:
+            lines.setdefault(r["record_id"], []).append(r["csv_line"])
+        dup = {k: v for k, v in lines.items() if len(v) > 1}
+        for rid, where in dup.items():
+            self._row_fault(rid, EcgDataError(self.csv, f"lines {', '.join(map(str, where))}: record_id",
+                                              f"record {rid} is listed {len(where)} times; all its rows "
+                                              "are left out"))
+        return [r for r in rows if r["record_id"] not in dup]
+
+    # --- construction --------------------------------------------------------------------
+    def _fold(self, value: Any, line: int) -> int:
+        try:
+            num = float(value)
+            if not num.is_integer():
+                raise ValueError
+        except (TypeError, ValueError):
+            raise EcgDataError(self.csv, f"line {line}: fold", f"not an integer: {value!r}") from None
+        return int(num)
 
     def _label_sets(self, codes: list[tuple[str, ...]]) -> dict[str, LabelSet]:
         names = sorted({c for cs in codes for c in cs})
@@ -285,18 +323,15 @@ class WFDBFolder(RecordSource):
 
     def _read_row(self, row: pd.Series) -> EcgRecord:
         hea = self._header_path(row)
-        data, names, fs = read_wfdb(hea)
-        signal, observed = place_leads(data, names, hea, field="signal names")
+        signal, observed, fs, extra = read_wfdb_canonical(hea)
         skip = {"record_id", "patient_id", "split", "codes", "text", "csv_line"}
         meta = {k: row[k] for k in row.index if k not in skip}
+        meta.update(extra)
         return EcgRecord(signal, observed, float(fs), str(row["record_id"]), self.name,
                          patient_id=row["patient_id"], labels=tuple(row["codes"]), text=row["text"],
                          meta=meta)
 
-    def header(self, index: int) -> tuple[float, int]:
-        """``(fs, n_samples)`` from the ``.hea`` alone."""
-        hdr = read_wfdb_header(self._header_path(self.table.iloc[int(index)]))
-        if hdr.n_samples is None:
-            rec = self.read(index)
-            return rec.fs, rec.n_samples
-        return hdr.fs, hdr.n_samples
+    def header_info(self, index: int) -> HeaderInfo:
+        """fs, length and leads from the ``.hea`` alone (a read when it gives no sample count)."""
+        info = wfdb_header_info(self._header_path(self.table.iloc[int(index)]))
+        return info if info.n_samples >= 0 else super().header_info(index)
