@@ -19,7 +19,9 @@ import pandas as pd
 from ecgfoundry.batch import EcgRecord
 from ecgfoundry.datasets.splits import DEFAULT_FOLDS, splits_from_folds
 from ecgfoundry.errors import EcgDataError
-from ecgfoundry.io.base import LabelSet, RecordSource, parse_age, parse_sex, place_leads
+from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource, parse_age, parse_sex
+from ecgfoundry.io.tables import clean_str, is_blank, read_table
+from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
 TEXT_SOURCES = ("report", "report_en", "statements")
 
@@ -27,16 +29,26 @@ SUPERCLASS_NAMES = {"NORM": "normal ECG", "MI": "myocardial infarction", "STTC":
                     "CD": "conduction disturbance", "HYP": "hypertrophy"}
 
 
-def _parse_scp_codes(value, path: Path, ecg_id) -> tuple[str, ...]:
+def _parse_scp_codes(value, path: Path, field: str) -> tuple[str, ...]:
     if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
         return ()
     try:
         parsed = ast.literal_eval(str(value))
-    except (ValueError, SyntaxError):
-        raise EcgDataError(path, f"scp_codes (ecg_id {ecg_id})", f"not a dict literal: {value!r}") from None
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        raise EcgDataError(path, field, f"not a dict literal: {value!r}") from None
     if not isinstance(parsed, dict):
-        raise EcgDataError(path, f"scp_codes (ecg_id {ecg_id})", f"not a dict: {value!r}")
+        raise EcgDataError(path, field, f"not a dict: {value!r}")
     return tuple(str(k) for k in parsed)
+
+
+def _integer(value, path: Path, field: str) -> int:
+    try:
+        num = float(value)
+        if not num.is_integer():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise EcgDataError(path, field, "blank" if is_blank(value) else f"not an integer: {value!r}") from None
+    return int(num)
 
 
 def build_label_sets(statements: pd.DataFrame) -> dict[str, LabelSet]:
@@ -85,6 +97,11 @@ class PTBXL(RecordSource):
     require_files : bool
         Drop rows whose signal file is absent (a partial download), with a note in ``self.notes``.
         With False they stay in the table and fail when read.
+    errors : {"skip", "raise"}
+        A bad row of ``ptbxl_database.csv`` (an ``ecg_id`` that is not an integer or is listed
+        twice, unparseable, empty or unknown ``scp_codes``, a ``strat_fold`` outside 1-10, a blank
+        file name) is left out and listed in :attr:`row_problems` with the line, the id, the column
+        and the reason (default), or stops the opening (``"raise"``).
 
     Notes
     -----
@@ -96,8 +113,8 @@ class PTBXL(RecordSource):
     default_label_set = "superdiagnostic"
 
     def __init__(self, root: str | Path, fs: int = 100, folds: Mapping[str, Sequence[int]] | None = None,
-                 text_source: str = "report", require_files: bool = True):
-        super().__init__(root)
+                 text_source: str = "report", require_files: bool = True, errors: str = "skip"):
+        super().__init__(root, errors=errors)
         if fs not in (100, 500):
             raise ValueError(f"PTB-XL fs must be 100 or 500, got {fs}")
         if text_source not in TEXT_SOURCES:
@@ -110,34 +127,38 @@ class PTBXL(RecordSource):
         for p in (db_path, st_path):
             if not p.exists():
                 raise EcgDataError(p, None, "missing (is this the PTB-XL folder?)")
-        db = pd.read_csv(db_path)
-        need = ["ecg_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr"]
-        missing = [c for c in need if c not in db.columns]
-        if missing:
-            raise EcgDataError(db_path, ", ".join(missing), "required column(s) missing")
-        statements = pd.read_csv(st_path, index_col=0)
+        db = read_table(db_path, required=("ecg_id", "scp_codes", "strat_fold", "filename_lr", "filename_hr"))
+        statements = read_table(st_path, required=("description", "diagnostic", "form", "rhythm",
+                                                   "diagnostic_class", "diagnostic_subclass"))
+        statements = statements.set_index(statements.columns[0])
         self.statements = statements
         self.label_sets = build_label_sets(statements)
-
-        codes = [_parse_scp_codes(v, db_path, e) for v, e in zip(db["scp_codes"], db["ecg_id"])]
-        unknown = sorted({c for cs in codes for c in cs} - set(statements.index))
-        if unknown:
-            raise EcgDataError(db_path, "scp_codes", f"statement(s) not in scp_statements.csv: {unknown}")
-        if db["strat_fold"].isna().any():
-            bad = db.loc[db["strat_fold"].isna(), "ecg_id"].tolist()[:5]
-            raise EcgDataError(db_path, "strat_fold", f"blank for ecg_id {bad}")
-        folds_arr = db["strat_fold"].astype(int).to_numpy()
+        self.db_path = db_path
         file_col = "filename_lr" if fs == 100 else "filename_hr"
-        paths = [self.root / str(f) for f in db[file_col]]
 
+        rows, keep = [], []
+        for i, r in enumerate(db.to_dict("records")):
+            line = i + 2  # line 1 is the header
+            try:
+                rows.append(self._parse_row(r, line, file_col))
+                keep.append(i)
+            except EcgDataError as exc:
+                self._row_fault(clean_str(r.get("ecg_id")) or f"line {line}", exc)
+        rows, keep = self._drop_duplicates(rows, keep)
+        if not rows:
+            raise EcgDataError(db_path, None, "no usable row: " + "; ".join(
+                p.message for p in self.row_problems[:5]))
+        db = db.iloc[keep].reset_index(drop=True)
+        codes = [r["codes"] for r in rows]
+        folds_arr = np.array([r["fold"] for r in rows], dtype=int)
         table = pd.DataFrame({
-            "record_id": db["ecg_id"].astype(int).astype(str),
-            "patient_id": [None if pd.isna(p) else str(int(p)) for p in db.get("patient_id", [np.nan] * len(db))],
+            "record_id": [r["record_id"] for r in rows],
+            "patient_id": [r["patient_id"] for r in rows],
             "fold": folds_arr,
             "split": splits_from_folds(folds_arr, folds or DEFAULT_FOLDS),
             "codes": codes,
             "text": self._texts(db, codes),
-            "path": [str(p) + ".hea" for p in paths],
+            "path": [r["path"] for r in rows],
             "age": [parse_age(a) for a in db.get("age", [np.nan] * len(db))],
             "sex": [parse_sex(s) for s in db.get("sex", [None] * len(db))],
         })
@@ -147,10 +168,54 @@ class PTBXL(RecordSource):
             present = np.array([Path(p).exists() for p in table["path"]])
             if not present.all():
                 n_abs = int((~present).sum())
+                absent = ", ".join(table.loc[~present, "record_id"].head(10))
                 self.notes.append(f"{n_abs} of {len(table)} rows have no {fs} Hz file under {self.root} "
-                                  f"(partial download); they are left out: {len(table) - n_abs} records remain")
+                                  f"(partial download); they are left out: {len(table) - n_abs} records "
+                                  f"remain (ecg_id {absent}{', ...' if n_abs > 10 else ''})")
                 table = table[present].reset_index(drop=True)
+        folder = self.root / ("records100" if fs == 100 else "records500")
+        if folder.is_dir():
+            listed = {str(Path(p).resolve()) for p in table["path"]}
+            unlisted = [h.stem for h in sorted(folder.rglob("*.hea")) if str(h.resolve()) not in listed]
+            if unlisted:
+                self.notes.append(f"{len(unlisted)} record(s) in {folder.name}/ have no usable row in "
+                                  f"ptbxl_database.csv and are left out: {', '.join(unlisted[:10])}")
         self.table = table
+
+    def _parse_row(self, r: dict, line: int, file_col: str) -> dict:
+        """One row of ``ptbxl_database.csv``, checked; raises naming the line, the id and the column."""
+        path = self.db_path
+        ecg_id = _integer(r["ecg_id"], path, f"ecg_id (line {line})")
+        where = f"(line {line}, ecg_id {ecg_id})"
+        codes = _parse_scp_codes(r["scp_codes"], path, f"scp_codes {where}")
+        if not codes:
+            raise EcgDataError(path, f"scp_codes {where}", "empty: the record has no statement")
+        unknown = [c for c in codes if c not in self.statements.index]
+        if unknown:
+            raise EcgDataError(path, f"scp_codes {where}", f"statement(s) not in scp_statements.csv: {unknown}")
+        fold = _integer(r["strat_fold"], path, f"strat_fold {where}")
+        if not 1 <= fold <= 10:
+            raise EcgDataError(path, f"strat_fold {where}", f"must be a fold from 1 to 10, got {fold}")
+        pid = r.get("patient_id")
+        pid = None if is_blank(pid) else str(_integer(pid, path, f"patient_id {where}"))
+        fname = clean_str(r[file_col])
+        if fname is None:
+            raise EcgDataError(path, f"{file_col} {where}", "blank file name")
+        return {"record_id": str(ecg_id), "patient_id": pid, "fold": fold, "codes": codes,
+                "path": str(self.root / fname) + ".hea", "line": line}
+
+    def _drop_duplicates(self, rows: list[dict], keep: list[int]) -> tuple[list[dict], list[int]]:
+        """Every row of an ``ecg_id`` listed twice is left out: which one is right cannot be told."""
+        lines: dict[str, list[int]] = {}
+        for r in rows:
+            lines.setdefault(r["record_id"], []).append(r["line"])
+        dup = {k: v for k, v in lines.items() if len(v) > 1}
+        for rid, where in dup.items():
+            self._row_fault(rid, EcgDataError(self.db_path, f"ecg_id (lines {', '.join(map(str, where))})",
+                                              f"ecg_id {rid} is listed {len(where)} times; all its rows "
+                                              "are left out"))
+        pairs = [(r, k) for r, k in zip(rows, keep) if r["record_id"] not in dup]
+        return [r for r, _ in pairs], [k for _, k in pairs]
 
     def describe_class(self, label_set: str, cls: str) -> str:
         """English description of a class (statement description, or the superclass name)."""
@@ -169,29 +234,30 @@ class PTBXL(RecordSource):
             path = self.root / "reports_en_fold10.csv"
             if not path.exists():
                 raise EcgDataError(path, None, "missing: text_source='report_en' needs the English reports")
-            en = pd.read_csv(path)
-            if not {"ecg_id", "report_en"} <= set(en.columns):
-                raise EcgDataError(path, "ecg_id, report_en", "required columns missing")
-            lookup = dict(zip(en["ecg_id"].astype(int), en["report_en"].astype(str)))
-            return [lookup.get(int(e), r) for e, r in zip(db["ecg_id"], report)]
+            en = read_table(path, required=("ecg_id", "report_en"))
+            lookup = {}
+            for e, t in zip(en["ecg_id"], en["report_en"]):
+                key, text = clean_str(e), clean_str(t)
+                if key is not None and text is not None:
+                    lookup[key] = text
+            return [lookup.get(clean_str(e), r) for e, r in zip(db["ecg_id"], report)]
         desc = self.statements["description"].to_dict()
         return [". ".join(str(desc[c]) for c in cs) + "." if cs else None for cs in codes]
 
     def _read_row(self, row: pd.Series) -> EcgRecord:
-        from ecgfoundry.io.wfdb_common import read_wfdb
-
         hea = Path(row["path"])
-        data, names, fs = read_wfdb(hea.with_suffix(""))
+        signal, observed, fs, extra = read_wfdb_canonical(hea.with_suffix(""))
         if abs(fs - self.fs) > 1e-6:
             raise EcgDataError(hea, "sampling rate", f"{fs} Hz in the header, expected {self.fs} Hz")
-        signal, observed = place_leads(data, names, hea, field="signal names")
         return EcgRecord(signal, observed, float(fs), str(row["record_id"]), self.name,
                          patient_id=row["patient_id"], labels=tuple(row["codes"]), text=row["text"],
                          meta={"age": row["age"], "sex": row["sex"], "fold": int(row["fold"]),
-                               "path": str(hea)})
+                               "path": str(hea), **extra})
 
-    def header(self, index: int) -> tuple[float, int]:
-        from ecgfoundry.io.wfdb_common import read_wfdb_header
-
-        hdr = read_wfdb_header(Path(self.table.iloc[int(index)]["path"]))
-        return hdr.fs, int(hdr.n_samples or 0)
+    def header_info(self, index: int) -> HeaderInfo:
+        """fs, length and leads from the ``.hea`` alone, with the same fs check as a read."""
+        hea = Path(self.table.iloc[int(index)]["path"])
+        info = wfdb_header_info(hea)
+        if abs(info.fs - self.fs) > 1e-6:
+            raise EcgDataError(hea, "sampling rate", f"{info.fs} Hz in the header, expected {self.fs} Hz")
+        return info if info.n_samples >= 0 else super().header_info(index)
