@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.io
@@ -81,6 +83,8 @@ def test_flat_and_nan_leads_unobserved(root):
 def test_splits_are_seeded_and_complete(tmp_path):
     rows = [(f"A{i:04d}", [1 + i % 9]) for i in range(1, 61)]
     write_reference(tmp_path, rows)
+    for rec, _ in rows:  # opening checks each .mat exists; the split needs nothing more
+        (tmp_path / f"{rec}.mat").write_bytes(b"")
     a, b, c = CPSC2018(tmp_path, seed=0), CPSC2018(tmp_path, seed=0), CPSC2018(tmp_path, seed=1)
     assert set(a.table["split"]) == {"train", "val", "test"}
     assert list(a.table["split"]) == list(b.table["split"])
@@ -99,15 +103,14 @@ def test_struct_any_loadmat_options(root, kwargs):
 
 def test_absent_mat_named_with_reference(root):
     (root / "TrainingSet2" / "A0005.mat").unlink()
-    ds = CPSC2018(root)
-    assert len(ds) == 5 and any("A0005" in n for n in ds.notes)
-    with pytest.raises(EcgDataError) as info:
-        ds.read("A0005")
-    assert "REFERENCE.csv" in str(info.value) and "A0005" in str(info.value)
-    got = [ds.table["record_id"][i] for i, _ in ds.iter_records(progress=False)]
-    assert got == ["A0001", "A0002", "A0003", "A0004"]
-    assert [p.record_id for p in ds.problems] == ["A0005"]
-    assert "REFERENCE.csv" in ds.problems[0].message
+    ds = CPSC2018(root)  # the row is left out when the dataset opens, named with its line
+    assert list(ds.table["record_id"]) == ["A0001", "A0002", "A0003", "A0004"]
+    assert [p.record_id for p in ds.row_problems] == ["A0005"]
+    assert "REFERENCE.csv: line 6: Recording: names recording A0005" in ds.row_problems[0].message
+    assert len(list(ds.iter_records(progress=False))) == 4 and not ds.problems
+    (root / "TrainingSet2" / "A0004.mat").unlink()  # deleted after opening: fails on read, named
+    with pytest.raises(EcgDataError, match=r"REFERENCE.csv: line 5: Recording: names recording A0004"):
+        ds.read("A0004")
 
 
 def test_extra_mat_noted(root):
@@ -140,13 +143,23 @@ def test_wrong_data_shape_and_missing_struct(root):
         ds.read("A0002")
 
 
-def test_bad_label_and_duplicate_row(root):
-    write_reference(root, [("A0001", [1]), ("A0002", [12])])
-    with pytest.raises(EcgDataError, match=r"REFERENCE.csv: line 3: First_label: recording A0002"):
-        CPSC2018(root)
-    write_reference(root, [("A0001", [1]), ("A0001", [2])])
-    with pytest.raises(EcgDataError, match=r"REFERENCE.csv: line 3: Recording: A0001 is listed twice"):
-        CPSC2018(root)
+@pytest.mark.parametrize("rows, bad, match", [
+    ([("A0001", [1]), ("A0002", [12])], "A0002", r"REFERENCE.csv: line 3: First_label: recording A0002: label '12'"),
+    ([("A0001", [1]), ("A0002", ["x"])], "A0002", r"REFERENCE.csv: line 3: First_label: recording A0002: label 'x'"),
+    ([("A0001", [1]), ("A0002", [])], "A0002", r"REFERENCE.csv: line 3: First_label: recording A0002: no label"),
+    ([("A0001", [1]), ("", [2])], "line 3", r"REFERENCE.csv: line 3: Recording: blank"),
+    ([("A0002", [1]), ("A0001", [2]), ("A0002", [3])], "A0002",
+     r"REFERENCE.csv: lines 2, 4: Recording: A0002 is listed 2 times"),
+], ids=["out-of-range", "not-a-number", "empty", "blank-name", "duplicate"])
+def test_bad_row_skipped_and_named(root, rows, bad, match):
+    write_reference(root, rows)
+    ds = CPSC2018(root)
+    assert list(ds.table["record_id"]) == ["A0001"]
+    assert [p.record_id for p in ds.row_problems] == [bad]
+    assert re.search(match, ds.row_problems[0].message) and re.search(match, ds.problem_summary())
+    assert ds.read("A0001").labels  # the good rows load
+    with pytest.raises(EcgDataError, match=match):
+        CPSC2018(root, errors="raise")
 
 
 def test_missing_reference_and_empty_folder(tmp_path):

@@ -206,16 +206,19 @@ class CPSC2018(RecordSource):
     record's labels, first label first), ``text`` (None), ``path`` (the ``.mat``, or
     ``REFERENCE.csv`` for a row whose file is absent), ``ref_row`` (line in ``REFERENCE.csv``).
     Age and sex live inside each ``.mat``; they are in :attr:`EcgRecord.meta` after reading.
-    A ``REFERENCE.csv`` row naming an absent ``.mat`` stays in the table and fails when read
-    (a :class:`ReadProblem` in skip mode); ``.mat`` files without a row are listed in ``notes``.
+
+    Row faults of ``REFERENCE.csv`` (a blank recording name, a label that is not an integer from
+    1 to 9, no label at all, a recording listed twice, a recording whose ``.mat`` is absent) leave
+    the row out and list it in :attr:`row_problems` with the line, the column and the reason;
+    ``errors="raise"`` stops at the first one. ``.mat`` files without a row are listed in ``notes``.
     """
 
     name = "cpsc2018"
     default_label_set = "cpsc9"
 
     def __init__(self, root: str | Path, seed: int = 0,
-                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
-        super().__init__(root)
+                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), errors: str = "skip"):
+        super().__init__(root, errors=errors)
         self.seed = seed
         self.notes: list[str] = []
         self.reference = self.root / "REFERENCE.csv"
@@ -226,47 +229,59 @@ class CPSC2018(RecordSource):
                 raise EcgDataError(p, None, f"recording {p.stem} appears twice (also {mats[p.stem]})")
             mats[p.stem] = p
 
-        ids, codes, paths, rows = [], [], [], []
-        seen: set[str] = set()
-        for i, r in ref.iterrows():
-            line = int(i) + 2  # header is line 1
-            rec = clean_str(r["Recording"])
-            if rec is None:
-                raise EcgDataError(self.reference, f"line {line}: Recording", "blank recording name")
-            rec = Path(rec).stem if rec.endswith(".mat") else rec
-            if rec in seen:
-                raise EcgDataError(self.reference, f"line {line}: Recording", f"{rec} is listed twice")
-            seen.add(rec)
-            labels: list[str] = []
-            for col in LABEL_COLUMNS:
-                if col not in ref.columns:
-                    continue
-                labels += self._label(r[col], col, rec, line)
-            ids.append(rec)
-            codes.append(tuple(dict.fromkeys(labels)))
-            paths.append(str(mats[rec]) if rec in mats else str(self.reference))
-            rows.append(line)
-        absent = [rec for rec in ids if rec not in mats]
-        if absent:
-            self.notes.append(f"{len(absent)} recording(s) in REFERENCE.csv have no .mat file under "
-                              f"{self.root}; reading them fails: {', '.join(absent[:10])}")
-        extra = sorted(set(mats) - seen)
+        parsed: list[dict] = []
+        for i, r in enumerate(ref.to_dict("records")):
+            line = i + 2  # header is line 1
+            try:
+                parsed.append(self._parse_row(r, line, list(ref.columns), mats))
+            except EcgDataError as exc:
+                self._row_fault(clean_str(r.get("Recording")) or f"line {line}", exc)
+        lines: dict[str, list[int]] = {}
+        for r in parsed:
+            lines.setdefault(r["record_id"], []).append(r["ref_row"])
+        dup = {k: v for k, v in lines.items() if len(v) > 1}
+        for rec, where in dup.items():  # which row is right cannot be told: all are left out
+            self._row_fault(rec, EcgDataError(self.reference, f"lines {', '.join(map(str, where))}: Recording",
+                                              f"{rec} is listed {len(where)} times; all its rows are left out"))
+        parsed = [r for r in parsed if r["record_id"] not in dup]
+        if not parsed:
+            raise EcgDataError(self.reference, None, "no usable row: " + "; ".join(
+                p.message for p in self.row_problems[:5]))
+        listed = set(lines)
+        extra = sorted(set(mats) - listed)
         if extra:
             self.notes.append(f"{len(extra)} .mat file(s) have no row in REFERENCE.csv and are left out: "
                               f"{', '.join(extra[:10])}")
-        unlabelled = [rec for rec, cs in zip(ids, codes) if not cs]
-        if unlabelled:
-            self.notes.append(f"{len(unlabelled)} recording(s) have no label: {', '.join(unlabelled[:10])}")
+        ids = [r["record_id"] for r in parsed]
         self.table = pd.DataFrame({
             "record_id": ids,
             "patient_id": [None] * len(ids),
             "split": patient_splits([None] * len(ids), ids, seed=seed, fractions=fractions),
-            "codes": codes,
+            "codes": [r["codes"] for r in parsed],
             "text": [None] * len(ids),
-            "path": paths,
-            "ref_row": rows,
+            "path": [r["path"] for r in parsed],
+            "ref_row": [r["ref_row"] for r in parsed],
         })
         self.label_sets = build_label_sets()
+
+    def _parse_row(self, r: dict, line: int, columns: list[str], mats: dict[str, Path]) -> dict:
+        """One row of ``REFERENCE.csv``, checked; raises naming the line and the column."""
+        rec = clean_str(r["Recording"])
+        if rec is None:
+            raise EcgDataError(self.reference, f"line {line}: Recording", "blank recording name")
+        rec = Path(rec).stem if rec.endswith(".mat") else rec
+        labels: list[str] = []
+        for col in LABEL_COLUMNS:
+            if col in columns:
+                labels += self._label(r[col], col, rec, line)
+        if not labels:
+            raise EcgDataError(self.reference, f"line {line}: First_label",
+                               f"recording {rec}: no label (empty label set)")
+        if rec not in mats:
+            raise EcgDataError(self.reference, f"line {line}: Recording",
+                               f"names recording {rec} but {rec}.mat is not under {self.root}")
+        return {"record_id": rec, "codes": tuple(dict.fromkeys(labels)), "path": str(mats[rec]),
+                "ref_row": line}
 
     def _label(self, value: Any, column: str, rec: str, line: int) -> list[str]:
         text = clean_str(value)
@@ -283,10 +298,9 @@ class CPSC2018(RecordSource):
 
     def _mat_path(self, row: pd.Series) -> Path:
         path = Path(row["path"])
-        if path == self.reference:
+        if not path.exists():
             raise EcgDataError(self.reference, f"line {row['ref_row']}: Recording",
-                               f"names recording {row['record_id']} but {row['record_id']}.mat is "
-                               f"not in {self.root}")
+                               f"names recording {row['record_id']} but {path} does not exist")
         return path
 
     def _read_row(self, row: pd.Series) -> EcgRecord:
@@ -295,7 +309,8 @@ class CPSC2018(RecordSource):
         signal, observed = place_leads(data, LEADS, path, field="ECG.data")
         return EcgRecord(signal, observed, FS, str(row["record_id"]), self.name, patient_id=None,
                          labels=tuple(row["codes"]), text=None,
-                         meta={"age": age, "sex": sex, "path": str(path)})
+                         meta={"age": age, "sex": sex, "path": str(path),
+                               "n_leads": int(observed.any(axis=1).sum())})
 
     def header(self, index: int) -> tuple[float, int]:
         """``(500.0, n_samples)``; the sample count needs the ``.mat`` (recordings vary, 6-60 s)."""
