@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -165,11 +166,46 @@ def test_nan_samples_never_leave(root):
     assert np.isfinite(rec.signal).all() and not rec.observed[2, 5:9].any() and rec.observed[2, 9:].all()
 
 
-def test_bad_csv_values_named(root):
-    text = (root / "exams.csv").read_text().replace("103,50,True,48.5,False", "103,50,True,48.5,maybe")
-    (root / "exams.csv").write_text(text)
-    with pytest.raises(EcgDataError, match=r"exams.csv: line 4: 1dAVb: expected True or False"):
-        CODE15(root)
+@pytest.mark.parametrize("old, new, bad, match", [
+    ("103,50,True,48.5,False", "103,50,True,48.5,maybe", "103", r"exams.csv: line 4: 1dAVb: expected True or False"),
+    ("103,50,True", "103,50,yes please", "103", r"exams.csv: line 4: is_male: expected True or False"),
+    ("\n103,", "\n10x3,", "10x3", r"exams.csv: line 4: exam_id: not an integer"),
+    ("3.2,False,exams_part0.hdf5\n103", "3.2,False,exams_part0.hdf5\n103", None, None),
+    ("\n202,", "\n103,", "103", r"exams.csv: lines 4, 6: exam_id: exam 103 is listed 2 times"),
+], ids=["label", "is_male", "exam_id", "control", "duplicate"])
+def test_bad_row_skipped_and_named(root, old, new, bad, match):
+    path = root / "exams.csv"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    ds = CODE15(root)
+    if bad is None:  # an untouched file: nothing skipped (the test can tell a fault from none)
+        assert len(ds) == 5 and not ds.row_problems
+        return
+    assert bad not in set(ds.table["record_id"]) and len(ds) == (3 if "listed" in match else 4)
+    assert [p.record_id for p in ds.row_problems] == [bad]
+    assert re.search(match, ds.row_problems[0].message) and re.search(match, ds.problem_summary())
+    assert len(list(ds.iter_records(progress=False))) == len(ds)  # the good rows load
+    with pytest.raises(EcgDataError, match=match):
+        CODE15(root, errors="raise")
+
+
+def test_exam_read_alone_by_id(root):
+    from ecgfoundry.io.code15 import read_code15_exam
+
+    ds = CODE15(root)
+    for key in (202, "202"):  # by exam id, not by row position
+        rec = ds.read_exam(key)
+        assert rec.record_id == "202" and rec.labels == ("ST",) and rec.meta["exam_id"] == 202
+    with pytest.raises(KeyError, match="no exam 999"):
+        ds.read_exam(999)
+    alone = read_code15_exam(root / "exams_part1.hdf5", 202)  # no exams.csv needed
+    np.testing.assert_array_equal(alone.signal, ds.read_exam(202).signal)
+    assert alone.labels == () and alone.meta["n_leads"] == 12
+    with pytest.raises(EcgDataError, match=r"exams_part1.hdf5: exam_id: exam 101 is not in this file"):
+        read_code15_exam(root / "exams_part1.hdf5", 101)
+    with pytest.raises(EcgDataError, match="missing HDF5 file"):
+        read_code15_exam(root / "absent.hdf5", 101)
 
 
 def test_missing_column_and_empty_folder(root, tmp_path_factory):

@@ -91,6 +91,54 @@ def _as_bool(value: Any, path: Path, line: int, column: str) -> bool:
     raise EcgDataError(path, f"line {line}: {column}", f"expected True or False, got {value!r}")
 
 
+def read_code15_exam(hdf5_path: str | Path, exam_id: int) -> EcgRecord:
+    """Read one exam straight from a CODE-15% HDF5 file by its ``exam_id``, without ``exams.csv``.
+
+    The record has no labels, age or sex (those live in ``exams.csv``; open the folder with
+    :class:`CODE15` and use :meth:`CODE15.read_exam` to have them).
+
+    Raises
+    ------
+    EcgDataError
+        Missing or corrupt file, no ``tracings`` / ``exam_id`` dataset, or no such exam in it.
+    """
+    import h5py
+
+    path = Path(hdf5_path)
+    if not path.exists():
+        raise EcgDataError(path, None, "missing HDF5 file")
+    try:
+        with h5py.File(path, "r") as f:
+            for name in ("tracings", "exam_id"):
+                if name not in f:
+                    raise EcgDataError(path, name, "dataset missing from the HDF5 file")
+            ids = np.asarray(f["exam_id"][()]).ravel()
+            hits = np.flatnonzero(ids == int(exam_id))
+            if len(hits) == 0:
+                raise EcgDataError(path, "exam_id", f"exam {exam_id} is not in this file")
+            tr = f["tracings"]
+            if tr.ndim != 3 or tr.shape[2] != len(LEAD_NAMES) or tr.shape[0] != len(ids):
+                raise EcgDataError(path, "tracings", f"expected shape ({len(ids)}, T, 12), got {tr.shape}")
+            tracing = np.asarray(tr[int(hits[0])], dtype=np.float64)
+    except EcgDataError:
+        raise
+    except Exception as exc:  # h5py raises OSError / KeyError / RuntimeError on damaged files
+        raise EcgDataError(path, None, f"corrupt HDF5 file ({type(exc).__name__}: {exc})") from None
+    return _exam_record(tracing, int(exam_id), str(path), "code15", None, (), {})
+
+
+def _exam_record(tracing: np.ndarray, exam_id: int, path: str, dataset: str, patient_id,
+                 codes: tuple[str, ...], meta: dict) -> EcgRecord:
+    tracing = tracing * UNIT_TO_MV
+    signal, observed = place_leads(tracing, LEAD_NAMES, path, field="tracings")
+    pad = padding_mask(tracing)
+    observed[:, pad] = False
+    meta = dict(meta, path=path, exam_id=exam_id, n_padding=int(pad.sum()),
+                n_leads=int(observed.any(axis=1).sum()))
+    return EcgRecord(signal, observed, FS, str(exam_id), dataset, patient_id=patient_id,
+                     labels=codes, text=None, meta=meta)
+
+
 class CODE15(RecordSource):
     """CODE-15% from ``exams.csv`` and its ``exams_part*.hdf5`` files.
 
@@ -109,6 +157,12 @@ class CODE15(RecordSource):
     positive abnormality columns), ``text`` (None), ``path`` (the HDF5 file), ``age``, ``sex``,
     ``nn_predicted_age``, ``normal_ecg``, ``death``, ``timey``, ``trace_file``.
 
+    Row faults of ``exams.csv`` (an ``exam_id`` that is not an integer or is listed twice, a
+    label or flag column that is not a boolean, a ``timey`` that is not a number) leave the row
+    out and list it in :attr:`row_problems` with the line, the column and the reason;
+    ``errors="raise"`` stops at the first one. An exam with none of the six abnormalities is a
+    legitimate record (no abnormality), not an empty label set.
+
     Exams whose HDF5 file is absent (a partial download) are left out of the table and counted in
     ``notes``; an exam whose file is present but lacks its ``exam_id`` stays in the table and fails
     when read, naming the file and the exam. HDF5 files are opened once and kept open
@@ -122,8 +176,8 @@ class CODE15(RecordSource):
     default_label_set = "code15"
 
     def __init__(self, root: str | Path, seed: int = 0,
-                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
-        super().__init__(root)
+                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), errors: str = "skip"):
+        super().__init__(root, errors=errors)
         self.seed = seed
         self.notes: list[str] = []
         self.exams_csv = self.root / "exams.csv"
@@ -150,47 +204,42 @@ class CODE15(RecordSource):
         if not has_pid:
             self.notes.append("exams.csv has no patient_id column: splits are by exam, not by patient")
         rows: list[dict[str, Any]] = []
-        seen: set[int] = set()
         absent_files: dict[str, int] = {}
         unresolved: list[int] = []
         for i, row in enumerate(df.to_dict("records")):
             line = i + 2
-            exam_id = self._exam_id(row["exam_id"], line)
-            if exam_id in seen:
-                raise EcgDataError(self.exams_csv, f"line {line}: exam_id", f"exam {exam_id} is listed twice")
-            seen.add(exam_id)
-            trace_file = clean_str(row["trace_file"])
+            try:
+                parsed = self._parse_row(row, line, has_pid)
+            except EcgDataError as exc:
+                self._row_fault(clean_str(row.get("exam_id")) or f"line {line}", exc)
+                continue
+            exam_id, trace_file = parsed["exam_id"], parsed["trace_file"]
             if trace_file is None:
                 if exam_id not in where:
                     unresolved.append(exam_id)
                     continue
-                path = where[exam_id]
+                parsed["path"] = where[exam_id]
             elif Path(trace_file).name in on_disk:
-                path = str(on_disk[Path(trace_file).name])
+                parsed["path"] = str(on_disk[Path(trace_file).name])
             else:
                 absent_files[trace_file] = absent_files.get(trace_file, 0) + 1
                 continue
-            codes = tuple(c for c in CLASSES if _as_bool(row[c], self.exams_csv, line, c))
-            pid = clean_str(row["patient_id"]) if has_pid else None
-            is_male = row.get("is_male")
-            rows.append({
-                "record_id": str(exam_id),
-                "patient_id": pid,
-                "codes": codes,
-                "text": None,
-                "path": path,
-                "age": parse_age(row.get("age")),
-                "sex": None if is_blank(is_male) else
-                ("M" if _as_bool(is_male, self.exams_csv, line, "is_male") else "F"),
-                "nn_predicted_age": parse_age(row.get("nn_predicted_age")),
-                "normal_ecg": None if is_blank(row.get("normal_ecg")) else
-                _as_bool(row.get("normal_ecg"), self.exams_csv, line, "normal_ecg"),
-                "death": None if is_blank(row.get("death")) else
-                _as_bool(row.get("death"), self.exams_csv, line, "death"),
-                "timey": self._number(row.get("timey"), line, "timey"),
-                "trace_file": trace_file,
-                "exam_id": exam_id,
-            })
+            rows.append(parsed)
+        lines: dict[int, list[int]] = {}
+        for r in rows:
+            lines.setdefault(r["exam_id"], []).append(r["line"])
+        dup = {k: v for k, v in lines.items() if len(v) > 1}
+        for exam_id, where_lines in dup.items():  # which row is right cannot be told: all left out
+            self._row_fault(exam_id, EcgDataError(
+                self.exams_csv, f"lines {', '.join(map(str, where_lines))}: exam_id",
+                f"exam {exam_id} is listed {len(where_lines)} times; all its rows are left out"))
+        rows = [r for r in rows if r["exam_id"] not in dup]
+        seen = set()  # every exam the CSV names, usable or not (for "exams without a row")
+        for value in df["exam_id"]:
+            try:
+                seen.add(int(float(value)))
+            except (TypeError, ValueError):
+                pass
         if absent_files:
             n = sum(absent_files.values())
             files = ", ".join(f"{f} ({k})" for f, k in sorted(absent_files.items()))
@@ -212,12 +261,40 @@ class CODE15(RecordSource):
             self.notes.append(f"{missing_in_h5} exam(s) of exams.csv are missing from their HDF5 file; "
                               "they stay in the table and fail when read")
         if not rows:
+            if self.row_problems and not absent_files and not unresolved:
+                raise EcgDataError(self.exams_csv, None, "no usable row: " + "; ".join(
+                    p.message for p in self.row_problems[:5]))
             raise EcgDataError(self.exams_csv, None, "no exam has its HDF5 file present under "
                                f"{self.root}; " + " ".join(self.notes))
-        table = pd.DataFrame(rows)
+        table = pd.DataFrame(rows).drop(columns="line")
         table.insert(2, "split", patient_splits(list(table["patient_id"]), list(table["record_id"]),
                                                 seed=seed, fractions=fractions))
         self.table = table
+
+    def _parse_row(self, row: dict, line: int, has_pid: bool) -> dict[str, Any]:
+        """One row of ``exams.csv``, checked; raises naming the line and the column."""
+        exam_id = self._exam_id(row["exam_id"], line)
+        codes = tuple(c for c in CLASSES if _as_bool(row[c], self.exams_csv, line, c))
+        is_male = row.get("is_male")
+        return {
+            "record_id": str(exam_id),
+            "patient_id": clean_str(row["patient_id"]) if has_pid else None,
+            "codes": codes,
+            "text": None,
+            "path": None,
+            "age": parse_age(row.get("age")),
+            "sex": None if is_blank(is_male) else
+            ("M" if _as_bool(is_male, self.exams_csv, line, "is_male") else "F"),
+            "nn_predicted_age": parse_age(row.get("nn_predicted_age")),
+            "normal_ecg": None if is_blank(row.get("normal_ecg")) else
+            _as_bool(row.get("normal_ecg"), self.exams_csv, line, "normal_ecg"),
+            "death": None if is_blank(row.get("death")) else
+            _as_bool(row.get("death"), self.exams_csv, line, "death"),
+            "timey": self._number(row.get("timey"), line, "timey"),
+            "trace_file": clean_str(row["trace_file"]),
+            "exam_id": exam_id,
+            "line": line,
+        }
 
     # --- files ---------------------------------------------------------------------------
     def _exam_id(self, value: Any, line: int) -> int:
@@ -308,14 +385,28 @@ class CODE15(RecordSource):
         except Exception as exc:
             raise EcgDataError(path, "tracings", f"exam {row['exam_id']}: unreadable "
                                f"({type(exc).__name__}: {exc})") from None
-        tracing = tracing * UNIT_TO_MV
-        signal, observed = place_leads(tracing, LEAD_NAMES, path, field="tracings")
-        pad = padding_mask(tracing)
-        observed[:, pad] = False
         meta = {k: row[k] for k in ("age", "sex", "nn_predicted_age", "normal_ecg", "death", "timey")}
-        meta.update(path=path, exam_id=int(row["exam_id"]), n_padding=int(pad.sum()))
-        return EcgRecord(signal, observed, FS, str(row["record_id"]), self.name,
-                         patient_id=row["patient_id"], labels=tuple(row["codes"]), text=None, meta=meta)
+        return _exam_record(tracing, int(row["exam_id"]), path, self.name, row["patient_id"],
+                            tuple(row["codes"]), meta)
+
+    def read_exam(self, exam_id: int | str) -> EcgRecord:
+        """Read one exam by its ``exam_id`` (``12345`` or ``"12345"``), not by row position.
+
+        Raises
+        ------
+        KeyError
+            No usable row of ``exams.csv`` has that exam (the message says whether a row was
+            skipped as faulty).
+        EcgDataError
+            The exam's file is unreadable or does not hold it.
+        """
+        key = str(self._exam_id(exam_id, 0)) if not isinstance(exam_id, str) else exam_id.strip()
+        hits = np.flatnonzero(self.table["record_id"].to_numpy() == key)
+        if len(hits) == 0:
+            skipped = [p.message for p in self.row_problems if p.record_id == key]
+            why = f"; its row was skipped: {skipped[0]}" if skipped else ""
+            raise KeyError(f"{self.name}: no exam {key} in {self.exams_csv}{why}")
+        return self._read_checked(self.table.iloc[int(hits[0])])
 
     def header(self, index: int) -> tuple[float, int]:
         """``(400.0, T)`` from the HDF5 dataset shape, without reading samples."""
