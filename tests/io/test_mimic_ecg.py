@@ -139,8 +139,15 @@ def test_missing_columns_and_duplicates(root):
     (root / "record_list.csv").write_text("subject_id,file_name\n1,2\n")
     with pytest.raises(EcgDataError, match=r"record_list.csv: study_id, path: required column"):
         MIMICECG(root)
+    (root / "record_list.csv").write_text("subject_id,study_id,path\n1,2,a\n1,2,b\n1,3,c\n,4,d\n")
+    ds = MIMICECG(root)  # the bad rows are left out and named; the good one stays
+    assert list(ds.table["record_id"]) == ["3"]
+    assert [p.message.split("record_list.csv: ")[1] for p in ds.row_problems] == [
+        "line 5: subject_id: blank", "lines 2, 3: study_id: study 2 is listed 2 times; all its rows are left out"]
+    with pytest.raises(EcgDataError, match=r"record_list.csv: line 5: subject_id: blank"):
+        MIMICECG(root, errors="raise")
     (root / "record_list.csv").write_text("subject_id,study_id,path\n1,2,a\n1,2,b\n")
-    with pytest.raises(EcgDataError, match=r"record_list.csv: study_id: .*listed twice"):
+    with pytest.raises(EcgDataError, match=r"record_list.csv: no usable row: .*study 2 is listed 2 times"):
         MIMICECG(root)
 
 

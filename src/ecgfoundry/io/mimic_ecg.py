@@ -16,13 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from ecgfoundry.batch import EcgRecord
 from ecgfoundry.errors import EcgDataError
-from ecgfoundry.io.base import LabelSet, RecordSource, place_leads
+from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource
 from ecgfoundry.io.tables import clean_str, is_blank, patient_splits, read_table
-from ecgfoundry.io.wfdb_common import read_wfdb, read_wfdb_header
+from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
 _END_PUNCT = (".", ";", ":", "!", "?", ",")
 
@@ -69,29 +70,48 @@ class MIMICECG(RecordSource):
     (the ``.hea``), ``ecg_time``, and the other ``machine_measurements.csv`` columns (``cart_id``,
     ``rr_interval``, ``qrs_axis``, ...). There are no label sets: :meth:`labels` raises.
     A missing ``machine_measurements.csv`` or a study without measurements gives text None and a note.
+
+    Row faults of ``record_list.csv`` (a blank ``study_id``, ``subject_id`` or ``path``, a study
+    listed twice) leave the row out and list it in :attr:`row_problems`; ``errors="raise"`` stops
+    at the first one. Files are not looked for when the dataset opens (800,000 records): a row
+    whose record is absent fails when read, named in :attr:`problems`.
     """
 
     name = "mimic_ecg"
     default_label_set = "none"
 
     def __init__(self, root: str | Path, seed: int = 0,
-                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)):
-        super().__init__(root)
+                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), errors: str = "skip"):
+        super().__init__(root, errors=errors)
         self.seed = seed
         self.notes: list[str] = []
         self.record_list = self.root / "record_list.csv"
         self.measurements = self.root / "machine_measurements.csv"
         rl = read_table(self.record_list, required=("subject_id", "study_id", "path"),
                         dtype={"subject_id": str, "study_id": str, "path": str, "file_name": str})
+        good = []
+        for i, (st, sj, pa) in enumerate(zip(rl["study_id"], rl["subject_id"], rl["path"])):
+            line = i + 2  # line 1 is the header
+            blank = [c for c, v in (("study_id", st), ("subject_id", sj), ("path", pa)) if is_blank(v)]
+            if blank:
+                self._row_fault(clean_str(st) or f"line {line}",
+                                EcgDataError(self.record_list, f"line {line}: {blank[0]}", "blank"))
+                continue
+            good.append(i)
+        study_all = pd.Series([clean_str(rl["study_id"].iloc[i]) for i in good])
+        dup = set(study_all[study_all.duplicated()])
+        for sid in sorted(dup):  # which row is right cannot be told: all are left out
+            where = [good[k] + 2 for k in np.flatnonzero(study_all.to_numpy() == sid)]
+            self._row_fault(sid, EcgDataError(self.record_list, f"lines {', '.join(map(str, where))}: study_id",
+                                              f"study {sid} is listed {len(where)} times; all its rows are "
+                                              "left out"))
+        good = [i for i, sid in zip(good, study_all) if sid not in dup]
+        if not good:
+            raise EcgDataError(self.record_list, None, "no usable row: " + "; ".join(
+                p.message for p in self.row_problems[:5]))
+        rl = rl.iloc[good].reset_index(drop=True)
         study = [clean_str(s) for s in rl["study_id"]]
         subject = [clean_str(s) for s in rl["subject_id"]]
-        for col, values in (("study_id", study), ("subject_id", subject), ("path", list(rl["path"]))):
-            blank = [i + 2 for i, v in enumerate(values) if is_blank(v)]
-            if blank:
-                raise EcgDataError(self.record_list, f"line {blank[0]}: {col}", "blank")
-        dup = pd.Series(study)[pd.Series(study).duplicated()].tolist()
-        if dup:
-            raise EcgDataError(self.record_list, "study_id", f"study(ies) listed twice: {dup[:5]}")
 
         texts: list[str | None] = [None] * len(study)
         extra: dict[str, list] = {}
@@ -143,16 +163,13 @@ class MIMICECG(RecordSource):
 
     def _read_row(self, row: pd.Series) -> EcgRecord:
         hea = Path(row["path"])
-        data, names, fs = read_wfdb(hea)
-        signal, observed = place_leads(data, names, hea, field="signal names")
+        signal, observed, fs, extra = read_wfdb_canonical(hea)
         meta = {k: row[k] for k in row.index if k not in {"record_id", "patient_id", "codes", "text", "split"}}
+        meta.update(extra)
         return EcgRecord(signal, observed, float(fs), str(row["record_id"]), self.name,
                          patient_id=row["patient_id"], labels=(), text=row["text"], meta=meta)
 
-    def header(self, index: int) -> tuple[float, int]:
-        """``(fs, n_samples)`` from the ``.hea`` alone."""
-        hdr = read_wfdb_header(Path(self.table.iloc[int(index)]["path"]))
-        if hdr.n_samples is None:
-            rec = self.read(index)
-            return rec.fs, rec.n_samples
-        return hdr.fs, hdr.n_samples
+    def header_info(self, index: int) -> HeaderInfo:
+        """fs, length and leads from the ``.hea`` alone (a read when it gives no sample count)."""
+        info = wfdb_header_info(Path(self.table.iloc[int(index)]["path"]))
+        return info if info.n_samples >= 0 else super().header_info(index)
