@@ -34,7 +34,29 @@ def test_lr_schedule_known_values():
     assert lr_factor(10, cfg) == pytest.approx(1.0)
     assert lr_factor(60, cfg) == pytest.approx(0.5)
     assert lr_factor(110, cfg) == pytest.approx(0.0, abs=1e-12)
-    assert TrainConfig(steps=10, warmup_steps=0, min_lr_ratio=0.1).replace() is not None
+
+
+def test_lr_schedule_cosine_floor_min_lr_ratio():
+    """Cosine decay to ``min_lr_ratio``, not to 0: factor = r + (1 - r) (1 + cos(pi p)) / 2."""
+    cfg = TrainConfig(steps=110, warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_factor(10, cfg) == pytest.approx(1.0)
+    assert lr_factor(60, cfg) == pytest.approx(0.1 + 0.9 * 0.5)          # half-way: cos = 0
+    assert lr_factor(35, cfg) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4)))
+    assert lr_factor(110, cfg) == pytest.approx(0.1) and lr_factor(500, cfg) == pytest.approx(0.1)
+    no_warmup = TrainConfig(steps=10, warmup_steps=0, min_lr_ratio=0.3)
+    assert lr_factor(0, no_warmup) == pytest.approx(1.0) and lr_factor(10, no_warmup) == pytest.approx(0.3)
+
+
+def test_logged_learning_rate_follows_the_schedule_to_its_floor(tmp_path, synth_store):
+    cfg = TrainConfig(steps=5, batch_size=8, log_every=1, warmup_steps=2, lr=2e-3, min_lr_ratio=0.25)
+    pretrain(tiny("clip"), cfg, synth_store, tmp_path / "run", progress=False)
+    lrs = [float(r["lr"]) for r in read_metrics(tmp_path / "run")]
+    # after optimiser step s (1-based) the scheduler is at s: warm-up (s + 1) / 2 over 2 steps, then
+    # cosine from 1 to 0.25 over the other 3
+    want = [2e-3 * min(1.0, (s + 1) / 2) if s < 2 else
+            2e-3 * (0.25 + 0.75 * 0.5 * (1 + math.cos(math.pi * (s - 2) / 3))) for s in (1, 2, 3, 4, 5)]
+    np.testing.assert_allclose(lrs, want, rtol=1e-5)
+    assert lrs[-1] == pytest.approx(2e-3 * 0.25, rel=1e-5)
 
 
 def test_config_errors_name_the_field():

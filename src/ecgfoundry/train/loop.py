@@ -25,6 +25,7 @@ from ecgfoundry.train.config import TrainConfig
 from ecgfoundry.train.data import PretrainData
 from ecgfoundry.train.distributed import (DistInfo, all_ranks_agree, average_gradients, broadcast_module,
                                           cleanup, init_distributed, pick_device)
+from ecgfoundry.train.interface import training_hooks
 
 METRIC_FIELDS = ("step", "epoch_frac", "lr", "loss", "align", "unimodal", "consistency", "budget",
                  "mask_rate", "masker_loss", "logit_scale", "contrastive", "clinical", "byol",
@@ -122,22 +123,24 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     model = create_model(model_cfg, text_encoder=text_encoder, gather_with_grad=True).to(device)
+    hooks = training_hooks(model)  # the declared interface (train/interface.py), read once
     broadcast_module(model, info)
     opt = torch.optim.AdamW(_param_groups(model.model_parameters(), cfg.weight_decay), lr=cfg.lr,
                             betas=(0.9, 0.98), eps=1e-6)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     mopt = (torch.optim.AdamW(model.masker_parameters(), lr=cfg.masker_lr, weight_decay=0.0)
             if model.has_adversary else None)
+    # The masker's schedule: constant (the earlier default), or the model's warm-up + cosine, so the
+    # adversary does not keep its full learning rate while the encoder's decays 100x.
+    msched = (torch.optim.lr_scheduler.LambdaLR(mopt, lambda s: lr_factor(s, cfg))
+              if mopt is not None and cfg.masker_lr_schedule == "cosine" else None)
     amp_dtype = _amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype is torch.float16)
     # ECG-only SSL models draw their own independent views; a shared missingness pattern on both
     # views would be a shortcut for matching them.
-    aug = None if getattr(model, "own_augmentation", False) else MissingnessAugment(
-        cfg.lead_drop_p, cfg.span_min, cfg.span_max)
+    aug = None if hooks.own_augmentation else MissingnessAugment(cfg.lead_drop_p, cfg.span_min, cfg.span_max)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + info.rank)
-    meta_columns = tuple(getattr(model, "meta_columns", ()))
-    data = PretrainData(store, cfg.split, cfg.seed, require_text=getattr(model, "needs_text", True),
-                        meta_columns=meta_columns)
+    data = PretrainData(store, cfg.split, cfg.seed, require_text=hooks.needs_text, meta_columns=hooks.meta_columns)
     step, batches_seen = 0, 0
     if existing:
         folder = resolve_checkpoint(out)
@@ -152,6 +155,8 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
             group["lr"] = base * lr_factor(sched.last_epoch, cfg)
         if mopt is not None and "mopt" in state:
             mopt.load_state_dict(state["mopt"])
+        if msched is not None and "msched" in state:
+            msched.load_state_dict(state["msched"])
         step, batches_seen = int(state["step"]), int(state["batches_seen"])
         if info.rank == 0 and "gen_state" in state:  # exact continuation of rank 0's random streams
             gen.set_state(state["gen_state"].to(gen.get_state().device))
@@ -180,7 +185,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
         """One optimiser update of one side of the min-max game on the next (augmented) batch."""
         b = next(stream)
         x, m = aug(b.signal, b.observed, gen) if aug is not None else (b.signal, b.observed)
-        extra = {"meta": b.meta} if meta_columns else {}
+        extra = hooks.extra(b.meta)
         with autocast():
             losses = model.forward_losses(x, m, b.texts, side, gen, **extra)
         loss = losses["loss"]
@@ -210,9 +215,11 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
             losses = one_update("model", opt, model.model_parameters(), cfg.grad_clip)
             batches_seen += 1
             sched.step()
+            if msched is not None:
+                msched.step()
             step += 1
-            if hasattr(model, "after_step"):  # momentum targets, MoCo's queue (SSL models)
-                model.after_step(step, cfg.steps)
+            if hooks.after_step is not None:  # momentum targets, MoCo's queue (SSL models)
+                hooks.after_step(step, cfg.steps)
             parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
             parts["masker_loss"] = masker_loss
             bar.update(step, parts)
@@ -224,7 +231,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
                            "lr": sched.get_last_lr()[0], "samples_per_s": rate,
                            "elapsed_s": now - start, **parts})
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                last_good = _checkpoint(out, model, cfg, opt, sched, mopt, step, batches_seen, info, gen)
+                last_good = _checkpoint(out, model, cfg, opt, sched, mopt, step, batches_seen, info, gen, msched)
     finally:
         bar.close()
         log.close()
@@ -242,7 +249,7 @@ def _diverged_msg(step: int, side: str, losses: dict[str, torch.Tensor], last_go
 
 
 def _checkpoint(out: Path, model, cfg: TrainConfig, opt, sched, mopt, step: int, batches_seen: int,
-                info: DistInfo, gen: torch.Generator) -> str:
+                info: DistInfo, gen: torch.Generator, msched=None) -> str:
     folder = out / "checkpoints" / f"step_{step:07d}"
     broadcast_module(model, info)  # ranks agree on BatchNorm statistics before saving
     if info.is_main:
@@ -251,6 +258,8 @@ def _checkpoint(out: Path, model, cfg: TrainConfig, opt, sched, mopt, step: int,
                  "torch_rng": torch.get_rng_state()}
         if mopt is not None:
             state["mopt"] = mopt.state_dict()
+        if msched is not None:
+            state["msched"] = msched.state_dict()
         save_checkpoint(folder, model, cfg, state, step)
         tmp = out / "checkpoints" / "latest.tmp"
         tmp.write_text(folder.name)
