@@ -1,32 +1,50 @@
-"""Recognise which dataset format a folder holds and open it with the right reader."""
+"""Recognise which dataset format a folder holds and open it with the right reader.
+
+A folder is recognised by its index table first (``ptbxl_database.csv``, ``record_list.csv`` +
+``machine_measurements.csv``, ``exams.csv`` + HDF5, ``REFERENCE.csv``, ``records.csv``,
+``ludb.csv``), then by its WFDB headers: challenge records (``.mat`` signal files or ``# Dx:``
+comments), LUDB-style headers (a ``<diagnoses>:`` comment), else a plain folder of WFDB records.
+A folder that is only part of a dataset (``ptbxl/records100``) or that holds datasets below it
+(the parent of a dataset, a run folder) gets an error naming the folder to open instead.
+"""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 from pathlib import Path
 
 from ecgfoundry.errors import EcgDataError
 
-# format name -> (module, class, test on the folder). Order matters: most specific first.
+# format name -> (module, class)
 FORMATS: dict[str, tuple[str, str]] = {
     "ptbxl": ("ecgfoundry.io.ptbxl", "PTBXL"),
     "mimic_ecg": ("ecgfoundry.io.mimic_ecg", "MIMICECG"),
     "code15": ("ecgfoundry.io.code15", "CODE15"),
     "cpsc2018": ("ecgfoundry.io.cpsc2018", "CPSC2018"),
     "wfdb_folder": ("ecgfoundry.io.wfdb_folder", "WFDBFolder"),
+    "ludb": ("ecgfoundry.io.ludb", "LUDB"),
     "challenge": ("ecgfoundry.io.challenge", "Challenge"),
+    "wfdb": ("ecgfoundry.io.wfdb_records", "WFDBRecords"),
 }
 
+LOOKED_FOR = ("ptbxl_database.csv, record_list.csv + machine_measurements.csv, exams.csv + *.hdf5, "
+              "REFERENCE.csv, records.csv, ludb.csv, or WFDB records (*.hea)")
+_SAMPLE_HEADERS = 20
 
-def detect_format(path: str | Path) -> str:
-    """Name the format of a dataset folder from the files it holds."""
-    root = Path(path)
-    if not root.exists():
-        raise EcgDataError(root, None, "no such file or folder")
-    if root.is_file():
-        raise EcgDataError(root, None, "expected a dataset folder, got a file")
-    names = {p.name for p in root.iterdir()}
+
+_TABLE_FORMATS = ("ptbxl", "mimic_ecg", "code15", "cpsc2018", "wfdb_folder", "ludb", "cache")
+
+
+def _table_format(folder: Path) -> str | None:
+    """The format a folder's own index table names, or None."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return None
+    if "store.json" in names:  # an ecgfoundry cache (it holds a records.csv of its own)
+        return "cache"
     if "ptbxl_database.csv" in names:
         return "ptbxl"
     if "record_list.csv" in names and "machine_measurements.csv" in names:
@@ -37,13 +55,105 @@ def detect_format(path: str | Path) -> str:
         return "cpsc2018"
     if "records.csv" in names:
         return "wfdb_folder"
-    if next(root.rglob("*.hea"), None) is not None:
-        return "challenge"
-    if not names:
+    if "ludb.csv" in names:
+        return "ludb"
+    return None
+
+
+def _header_format(headers: list[Path]) -> str:
+    """challenge / ludb / wfdb from a sample of headers."""
+    from ecgfoundry.io.wfdb_common import header_comments
+
+    for hea in headers:
+        try:
+            text = hea.read_text(errors="replace")
+            comments = header_comments(hea)
+        except (OSError, EcgDataError):
+            continue
+        sig_files = [ln.split()[0] for ln in text.splitlines()[1:] if ln.strip() and not ln.startswith("#")]
+        if any(f.lower().endswith(".mat") for f in sig_files) or \
+                any(c.lower().startswith("dx:") for c in comments):
+            return "challenge"
+        if any(c.replace(" ", "").lower().startswith("<diagnoses>:") for c in comments):
+            return "ludb"
+    return "wfdb"
+
+
+def _datasets_below(root: Path, depth: int = 2) -> list[tuple[Path, str]]:
+    """Sub-folders (down to ``depth`` levels) that hold a recognisable dataset."""
+    found: list[tuple[Path, str]] = []
+    level = [root]
+    for _ in range(depth):
+        nxt = []
+        for folder in level:
+            try:
+                subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+            except OSError:
+                continue
+            for sub in subs:
+                fmt = _table_format(sub)
+                if fmt is None and any(sub.glob("*.hea")):
+                    fmt = _header_format(list(itertools.islice(sub.glob("*.hea"), _SAMPLE_HEADERS)))
+                if fmt is not None:
+                    found.append((sub, fmt))
+                else:
+                    nxt.append(sub)
+        level = nxt
+    return found
+
+
+def _dataset_above(root: Path, levels: int = 3) -> tuple[Path, str] | None:
+    """The nearest parent folder (up to ``levels`` up) whose index table makes it a dataset."""
+    for parent in list(root.resolve().parents)[:levels]:
+        fmt = _table_format(parent)
+        if fmt is not None:
+            return parent, fmt
+    return None
+
+
+def detect_format(path: str | Path) -> str:
+    """Name the format of a dataset folder from the files it holds.
+
+    Raises
+    ------
+    EcgDataError
+        No such folder, a file, an empty folder, a folder inside a dataset (names the dataset's
+        folder), a folder holding datasets below it (names them), or nothing recognisable.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise EcgDataError(root, None, "no such file or folder")
+    if root.is_file():
+        raise EcgDataError(root, None, "expected a dataset folder, got a file")
+    fmt = _table_format(root)
+    if fmt == "cache":
+        raise EcgDataError(root, None, "a dataset cache (store.json), not a dataset folder: open it with "
+                           "ecgfoundry.io.store.ArrayStore (data inspect reads it as it is)")
+    if fmt is not None:
+        return fmt
+    if not any(root.iterdir()):
         raise EcgDataError(root, None, "the folder is empty")
-    raise EcgDataError(root, None, "not a dataset folder ecgfoundry recognises (looked for "
-                       "ptbxl_database.csv, record_list.csv + machine_measurements.csv, exams.csv + "
-                       "*.hdf5, REFERENCE.csv, records.csv, or *.hea files)")
+    above = _dataset_above(root)
+    if above is not None:
+        parent, pfmt = above
+        raise EcgDataError(root, None, f"this folder is part of the {pfmt} dataset at {parent}; open that "
+                           f"folder instead (ecgfoundry data inspect {parent}), or read these records "
+                           "as a plain WFDB folder with --format wfdb")
+    direct = list(itertools.islice(root.glob("*.hea"), _SAMPLE_HEADERS))
+    if direct:  # records in the folder itself: a records folder, whatever lies below
+        return _header_format(direct)
+    below = _datasets_below(root)
+    if any(f in _TABLE_FORMATS for _, f in below):
+        listed = "; ".join(f"{p} ({f})" for p, f in below[:8])
+        first = next(p for p, f in below if f in _TABLE_FORMATS)
+        raise EcgDataError(root, None, f"not a dataset folder itself, but it holds "
+                           f"{'a dataset' if len(below) == 1 else f'{len(below)} datasets'} below it: "
+                           f"{listed}; open {'it' if len(below) == 1 else 'one of them'} "
+                           f"(e.g. ecgfoundry data inspect {first})")
+    headers = list(itertools.islice(root.rglob("*.hea"), _SAMPLE_HEADERS))
+    if headers:
+        return _header_format(headers)
+    raise EcgDataError(root, None, f"not a dataset folder ecgfoundry recognises (looked for {LOOKED_FOR})")
 
 
 def open_dataset(path: str | Path, format: str | None = None, **kwargs):
@@ -54,11 +164,13 @@ def open_dataset(path: str | Path, format: str | None = None, **kwargs):
     path : str or Path
         Dataset folder.
     format : str, optional
-        One of ``ptbxl, challenge, cpsc2018, code15, mimic_ecg, wfdb_folder``.
+        One of ``ptbxl, challenge, cpsc2018, code15, mimic_ecg, wfdb_folder, ludb, wfdb``.
+        Given a ``table`` keyword (a custom index CSV), the default is ``wfdb_folder``.
     **kwargs
-        Passed to the reader (e.g. ``fs=500`` for PTB-XL).
+        Passed to the reader (e.g. ``fs=500`` for PTB-XL, ``errors="raise"`` to stop at the first
+        bad index row).
     """
-    fmt = format or detect_format(path)
+    fmt = format or ("wfdb_folder" if kwargs.get("table") else detect_format(path))
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     module, cls = FORMATS[fmt]

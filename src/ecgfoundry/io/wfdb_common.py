@@ -478,3 +478,35 @@ def read_wfdb_record(path: str | Path) -> tuple[np.ndarray, np.ndarray, float]:
     data, names, fs = read_wfdb(path)
     signal, observed = place_leads(data, names, _record_base(path).with_suffix(".hea"))
     return signal, observed, fs
+
+
+def find_records(root: str | Path) -> list[Path]:
+    """Every WFDB record header below ``root`` (sorted), less the segment headers of multi-segment
+    records (they are read through the master header) and their ``_layout`` headers."""
+    root = Path(root)
+    headers = sorted(root.rglob("*.hea"))
+    segments: set[Path] = set()
+    for hea in headers:
+        try:
+            first = _header_lines(hea)[:1]
+        except EcgDataError:
+            continue
+        if first and "/" in first[0].split()[0]:
+            for line in _header_lines(hea)[1:]:
+                name = line.split()[0]
+                if name != "~":
+                    segments.add((hea.parent / (name + ".hea")).resolve())
+    return [h for h in headers if h.resolve() not in segments and not h.stem.endswith("_layout")]
+
+
+def header_comments(path: str | Path) -> list[str]:
+    """The comment lines of a header (text after ``#``, stripped), in order."""
+    hea = _record_base(path).with_suffix(".hea")
+    try:
+        raw = hea.read_bytes()
+    except FileNotFoundError:
+        raise EcgDataError(hea, None, "missing header (no such .hea file)") from None
+    except OSError as exc:
+        raise EcgDataError(hea, None, f"cannot read header ({exc})") from None
+    text = raw.decode("utf-8", errors="replace")
+    return [ln.strip()[1:].strip() for ln in text.splitlines() if ln.strip().startswith("#")]
