@@ -10,6 +10,11 @@ INSPECT_EXAMPLE = """examples:
   ecgfoundry data inspect ../shared/data/cinc2021 --label-set all
   ecgfoundry data inspect ../shared/data/ptbxl --deep      # read every signal, not just headers
   ecgfoundry data inspect runs/cache/ptbxl100              # a cache folder
+  ecgfoundry data inspect ~/mitdb                          # any folder of WFDB records (no labels)
+  ecgfoundry data inspect ~/mitdb --table my_labels.csv    # ... with your own index table
+
+exit status: 0 when no problem was found, 1 when problems are listed (skipped index rows,
+unreadable records), 2 when the folder cannot be opened at all.
 """
 
 CACHE_EXAMPLE = """examples:
@@ -20,6 +25,10 @@ CACHE_EXAMPLE = """examples:
 
 def _reader_kwargs(args) -> dict:
     kw = {}
+    if getattr(args, "table", None):
+        kw["table"] = str(args.table)
+    if getattr(args, "fail_fast", False):
+        kw["errors"] = "raise"
     if getattr(args, "ptbxl_fs", None):
         kw["fs"] = args.ptbxl_fs
     if getattr(args, "folds", None):
@@ -31,8 +40,14 @@ def _reader_kwargs(args) -> dict:
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", type=Path, help="dataset folder (PTB-XL, challenge, CPSC2018, CODE-15%%, "
-                   "MIMIC-IV-ECG, WFDB folder + records.csv) or a cache folder")
-    p.add_argument("--format", default=None, help="reader to use (default: detected from the files)")
+                   "MIMIC-IV-ECG, LUDB, WFDB folder + records.csv, any folder of WFDB records) or a "
+                   "cache folder")
+    p.add_argument("--format", default=None, help="reader to use (default: detected from the files): "
+                   "ptbxl, challenge, cpsc2018, code15, mimic_ecg, wfdb_folder, ludb, wfdb")
+    p.add_argument("--table", default=None, help="your own index CSV (record, labels, text, patient_id, "
+                   "split/fold, ...; path relative to the folder) for a folder of WFDB records")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first bad index row or "
+                   "unreadable record (default: skip it and list it with its reason)")
     p.add_argument("--ptbxl-fs", type=int, choices=(100, 500), default=None,
                    help="PTB-XL: read records100 (default) or records500")
     p.add_argument("--folds", default=None, help="fold -> split mapping, e.g. 'train=1-8,val=9,test=10'")
@@ -60,8 +75,6 @@ def register(sub) -> None:
                    help="which part of longer records to keep (default: first, as in SCAR)")
     p.add_argument("--out", type=Path, required=True, help="output folder of the cache")
     p.add_argument("--overwrite", action="store_true", help="replace an existing cache folder")
-    p.add_argument("--fail-fast", action="store_true", help="stop at the first unreadable record "
-                   "(default: skip it and list it in the summary and in store.json)")
     p.set_defaults(func=run_cache)
     data.set_defaults(func=lambda a: data.print_help() or 2)
 
@@ -84,8 +97,12 @@ def _print_summary(s) -> None:
         items = list(s.seconds_counts.items())
         shown = ", ".join(f"{sec:g} s × {n:,}" for sec, n in items[:12])
         con.print("length: " + shown + (f", … ({len(items)} distinct)" if len(items) > 12 else ""))
+    if getattr(s, "lead_counts", None):
+        con.print("leads: " + "; ".join(f"{k} × {v:,}" for k, v in s.lead_counts.items()))
     if s.label_sets:
         con.print("label sets: " + ", ".join(f"{k} ({v})" for k, v in s.label_sets.items()))
+    elif s.reader != "ArrayStore":
+        con.print("label sets: none (no labels in this folder)")
     if s.label_counts:
         t = Table(title=f"label counts ({s.label_set})")
         t.add_column("class")
@@ -123,9 +140,12 @@ def run_inspect(args) -> int:
         _print_summary(summarize_store(ArrayStore(args.path)))
         return 0
     source = open_dataset(args.path, args.format, **_reader_kwargs(args))
+    if args.fail_fast and args.deep:  # stop at the first unreadable record too
+        for _ in source.iter_records(errors="raise", progress=not args.no_progress):
+            pass
     summary = summarize(source, args.label_set, deep=args.deep, progress=not args.no_progress)
     _print_summary(summary)
-    return 0
+    return 1 if summary.problems else 0
 
 
 def run_cache(args) -> int:
@@ -138,6 +158,6 @@ def run_cache(args) -> int:
                         progress=not args.no_progress, overwrite=args.overwrite)
     print(f"cached {len(store):,} of {len(source):,} records of {source.name} at {spec.fs:g} Hz × "
           f"{spec.seconds:g} s into {store.path} ({store.info['build_seconds']:.1f} s)")
-    if source.problems:
+    if source.problems or source.row_problems:
         print(source.problem_summary())
     return 0

@@ -221,12 +221,16 @@ class HeaderInfo:
         The standard leads the file holds (canonical names, canonical order).
     dropped : tuple of str
         Extra channels the reader drops (Frank leads, ...).
+    notes : tuple of str
+        Harmless oddities of the header, in words that do not name the record (they are counted
+        over a dataset).
     """
 
     fs: float
     n_samples: int
     leads: tuple[str, ...] = LEADS
     dropped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 class RecordSource:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ecgfoundry.errors import EcgDataError
 from ecgfoundry.io.base import RecordSource
+from ecgfoundry.signals.leads import LEADS
 
 
 @dataclass
@@ -31,11 +32,52 @@ class DatasetSummary:
     notes: list[str] = field(default_factory=list)
     label_sets: dict[str, int] = field(default_factory=dict)
     deep: dict[str, int] = field(default_factory=dict)
+    lead_counts: dict[str, int] = field(default_factory=dict)
+    """``"12 of 12"`` or ``"2 of 12 (II, V1)"`` -> records (which standard leads the files hold)."""
+
+
+def _leads_key(leads) -> str:
+    leads = tuple(leads)
+    if len(leads) == len(LEADS):
+        return f"12 of {len(LEADS)}"
+    return f"{len(leads)} of {len(LEADS)} ({', '.join(leads) or 'none'})"
+
+
+def _record_notes(dropped: Counter, header_notes: dict, lead_c: Counter, sec_c: Counter,
+                  fs_c: Counter) -> list[str]:
+    """Dataset-level notes from what the records (headers or reads) showed."""
+    notes = []
+    for names, n in dropped.most_common():
+        notes.append(f"{n:,} record(s) carry channels that are not standard leads ({names}): dropped, "
+                     "the 12 standard leads kept")
+    for text, (n, example) in header_notes.items():
+        notes.append(f"{n:,} header(s): {text} (e.g. {example})")
+    total = sum(sec_c.values())
+    if total:
+        secs = sorted(s for s, k in sec_c.items() for _ in range(k))
+        median = secs[len(secs) // 2]
+        few = sum(k for key, k in lead_c.items() if not key.startswith("12 of"))
+        if median > 60 or few:
+            length = f"{median / 60:.1f} min" if median >= 60 else f"{median:g} s"
+            rates = ", ".join(f"{f:g} Hz" for f in sorted(fs_c))
+            leads = "; ".join(f"{key} × {k:,}" for key, k in lead_c.most_common(3))
+            notes.append(f"records are {'long' if median > 60 else 'short'} (median {length}) at {rates}, "
+                         f"leads: {leads}; `data cache` keeps --seconds of each (crop first/center) and "
+                         "marks absent leads unobserved")
+    return notes
 
 
 def summarize(source: RecordSource, label_set: str | None = None, deep: bool = False,
               progress: bool = True) -> DatasetSummary:
-    """Summarise a dataset: header scan of every record (or a full read with ``deep=True``)."""
+    """Summarise a dataset: header scan of every record (or a full read with ``deep=True``).
+
+    The header scan makes every check a read makes that needs no samples (record line, sampling
+    rate, signal lines, lead names, signal files present), so a plain inspect and a deep one
+    disagree only on what only the samples show. ``problems`` lists the index rows skipped when
+    the dataset was opened, then the records that failed; ``lead_counts`` says which of the 12
+    standard leads the records hold; ``notes`` adds the reader's notes and what the records showed
+    (dropped extra channels, header oddities, long or few-lead records).
+    """
     from ecgfoundry.progress import track
 
     table = source.table
@@ -53,7 +95,10 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
             names = {c: describe(ls.name, c) for c in classes}
     fs_c: Counter = Counter()
     sec_c: Counter = Counter()
-    problems: list[str] = []
+    lead_c: Counter = Counter()
+    dropped_c: Counter = Counter()
+    header_notes: dict[str, tuple[int, str]] = {}
+    problems: list[str] = [f"{p.record_id}: {p.message}" for p in source.row_problems]
     deep_stats: dict[str, int] = {}
     if deep:
         source.problems.clear()
@@ -63,29 +108,40 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
             fs_c[rec.fs] += 1
             sec_c[round(rec.seconds, 2)] += 1
             lead_obs = rec.observed.any(axis=1)
+            lead_c[_leads_key(ld for ld, o in zip(LEADS, lead_obs) if o)] += 1
+            if rec.meta.get("dropped_channels"):
+                dropped_c[str(rec.meta["dropped_channels"])] += 1
             if not lead_obs.all():
                 partial_leads += 1
             if rec.observed[lead_obs].all():
                 n_nan_free += 1
-        problems = [f"{p.record_id}: {p.message}" for p in source.problems]
+        problems += [f"{p.record_id}: {p.message}" for p in source.problems]
         deep_stats = {"read": n_read, "records with unobserved leads": partial_leads,
                       "records fully observed in their present leads": n_nan_free}
     else:
         for i in track(range(len(source)), f"scanning {source.name} headers", enabled=progress):
             try:
-                fs, n = source.header(i)
+                info = source.header_info(i)
             except EcgDataError as exc:
-                problems.append(str(exc))
+                problems.append(f"{table['record_id'].iloc[i]}: {exc}")
                 continue
-            fs_c[fs] += 1
-            sec_c[round(n / fs, 2)] += 1
+            fs_c[info.fs] += 1
+            sec_c[round(info.n_samples / info.fs, 2)] += 1
+            lead_c[_leads_key(info.leads)] += 1
+            if info.dropped:
+                dropped_c[", ".join(info.dropped)] += 1
+            for text in info.notes:
+                n, example = header_notes.get(text, (0, str(table["record_id"].iloc[i])))
+                header_notes[text] = (n + 1, example)
     n_text = int(sum(1 for t in table.get("text", []) if isinstance(t, str) and t.strip()))
     return DatasetSummary(
         name=source.name, reader=type(source).__name__, root=str(source.root), n_records=len(source),
         splits=splits, folds=folds, label_set=ls_name, label_counts=counts, label_names=names,
         fs_counts=dict(sorted(fs_c.items())), seconds_counts=dict(sorted(sec_c.items())),
-        n_with_text=n_text, problems=problems, notes=list(getattr(source, "notes", [])),
-        label_sets={k: len(v.classes) for k, v in source.label_sets.items()}, deep=deep_stats)
+        n_with_text=n_text, problems=problems,
+        notes=list(getattr(source, "notes", [])) + _record_notes(dropped_c, header_notes, lead_c, sec_c, fs_c),
+        label_sets={k: len(v.classes) for k, v in source.label_sets.items()}, deep=deep_stats,
+        lead_counts=dict(lead_c.most_common()))
 
 
 def summarize_store(store) -> DatasetSummary:

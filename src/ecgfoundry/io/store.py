@@ -144,7 +144,8 @@ def build_store(source: RecordSource, out: str | Path, spec: HarmonizeSpec = Har
         "n_records": m,
         "default_label_set": source.default_label_set if source.label_sets else None,
         "label_sets": label_sets,
-        "skipped": [{"record_id": p.record_id, "path": p.path, "message": p.message} for p in source.problems],
+        "skipped": [{"record_id": p.record_id, "path": p.path, "message": p.message, "stage": p.stage}
+                    for p in list(source.row_problems) + list(source.problems)],
         "notes": list(getattr(source, "notes", [])),
         "build_seconds": round(time.perf_counter() - start, 3),
     }
@@ -278,6 +279,6 @@ def open_store(path: str | Path, spec: HarmonizeSpec = HarmonizeSpec(), cache_ro
     source = open_dataset(path, fmt, **reader_kwargs)
     Path(cache_root).mkdir(parents=True, exist_ok=True)
     store = build_store(source, out, spec, progress=progress)
-    if source.problems:
+    if source.problems or source.row_problems:
         print(source.problem_summary())
     return store

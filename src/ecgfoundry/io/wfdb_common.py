@@ -149,7 +149,8 @@ def read_wfdb_header(path: str | Path) -> WfdbHeader:
     name_ext = next((e for e in _FILE_EXTENSIONS if name.lower().endswith(e)), None)
     if name_ext:
         name = name[:-len(name_ext)]
-        notes.append(f"record line names the record with its file extension ({fields[0]!r})")
+        notes.append(f"record line names the record with its file extension ({name_ext}), as in the "
+                     "original Georgia release: read as usual")
     if not _RECORD_NAME.match(name):
         raise EcgDataError(hea, "record line", f"record name {fields[0].split('/', 1)[0]!r} cannot be read "
                            "(letters, digits, '_' and '-' only)")
@@ -433,13 +434,14 @@ def wfdb_header_info(path: str | Path) -> HeaderInfo:
         for f, fmt, _, _ in header.layout:
             if fmt != "0" and not f.exists():
                 raise EcgDataError(f, "signal file", f"missing signal file (named in {header.path.name})")
+    n = -1 if header.n_samples is None else header.n_samples
     if not header.lead_names:  # multi-segment: leads are in the segments
-        return HeaderInfo(header.fs, -1 if header.n_samples is None else header.n_samples)
+        return HeaderInfo(header.fs, n, notes=header.notes)
     for u, ld in zip(header.units, header.lead_names):
         unit_factor(u, header.path, ld)
     _, dst, dropped = plan_leads(header.lead_names, header.path, "signal names")
     leads = tuple(LEADS[i] for i in sorted(dst))
-    return HeaderInfo(header.fs, -1 if header.n_samples is None else header.n_samples, leads, dropped)
+    return HeaderInfo(header.fs, n, leads, dropped, header.notes)
 
 
 def read_wfdb_canonical(path: str | Path, field: str = "signal names"
