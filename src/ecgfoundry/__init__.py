@@ -10,4 +10,11 @@ from ecgfoundry.errors import EcgDataError
 from ecgfoundry.signals.leads import LEADS
 
 __version__ = "0.1.0"
-__all__ = ["EcgBatch", "EcgRecord", "EcgDataError", "LEADS", "__version__"]
+__all__ = ["EcgBatch", "EcgRecord", "EcgDataError", "LEADS", "__version__", "load_pretrained"]
+
+
+def load_pretrained(name: str, map_location: str = "cpu", text_encoder=None):
+    """Load a shipped model by name (``ecgfoundry models list``); see :mod:`ecgfoundry.pretrained`."""
+    from ecgfoundry.pretrained import load_pretrained as _load
+
+    return _load(name, map_location=map_location, text_encoder=text_encoder)

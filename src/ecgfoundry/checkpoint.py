@@ -77,7 +77,8 @@ def _read_json(path: Path) -> dict:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder, or a run folder (its latest checkpoint)."""
+    """A checkpoint folder, a run folder (its latest checkpoint), or the name of a shipped model
+    (``ecgfoundry models list``) when no such folder exists."""
     path = Path(path)
     if (path / "model.safetensors").exists():
         return path
@@ -85,6 +86,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if latest.exists():
         name = latest.read_text().strip()
         return path / "checkpoints" / name
+    if not path.exists() and len(path.parts) == 1:
+        from ecgfoundry.pretrained import list_pretrained, pretrained_folder
+
+        if path.name in list_pretrained():
+            return pretrained_folder(path.name)
+        shipped = ", ".join(list_pretrained()) or "none"
+        raise EcgDataError(path, None, f"no such folder, and not the name of a shipped model (shipped: {shipped})")
     raise EcgDataError(path, None, "not a checkpoint (no model.safetensors) or a run folder "
                        "(no checkpoints/latest)")
 

@@ -42,7 +42,8 @@ def test_packaged_prompts_cover_every_class():
         got = prompts_for(prompts, key, classes)
         assert set(prompts[key]) == set(classes), key
         for cls, phrasings in got.items():
-            assert len(phrasings) >= 3 or key.startswith("binary/"), (key, cls)
+            scp_phrased = key in ("ptbxl/superdiagnostic", "ptbxl/subdiagnostic")  # see the next test
+            assert len(phrasings) >= 3 or key.startswith("binary/") or scp_phrased, (key, cls)
         # no phrasing shared by two classes of one label set (their embeddings would coincide)
         flat = [p for ps in got.values() for p in ps]
         assert len(flat) == len(set(flat)), key
@@ -88,3 +89,20 @@ def test_user_file_round_trip(tmp_path):
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"label_sets": {"mine/set": {"A": ["first", "second"]}}}))
     assert load_prompts(path) == {"mine/set": {"A": ["first", "second"]}}
+
+
+def test_ptbxl_diagnostic_prompts_are_the_member_statement_descriptions(ptbxl_root):
+    """PTB-XL super/subdiagnostic classes are phrased by the SCP descriptions of their member
+    statements (the training vocabulary of the shipped models); form and rhythm include the
+    statement's own description. Checked against the real scp_statements.csv."""
+    import pandas as pd
+
+    st = pd.read_csv(ptbxl_root / "scp_statements.csv", index_col=0)
+    diag = st[st["diagnostic"] == 1]
+    prompts = load_prompts()
+    for col, key in (("diagnostic_class", "ptbxl/superdiagnostic"), ("diagnostic_subclass", "ptbxl/subdiagnostic")):
+        for cls, phrasings in prompts[key].items():
+            assert set(phrasings) == set(diag.loc[diag[col] == cls, "description"].astype(str)), (key, cls)
+    for key in ("ptbxl/form", "ptbxl/rhythm"):
+        for cls, phrasings in prompts[key].items():
+            assert st.loc[cls, "description"] in phrasings, (key, cls)

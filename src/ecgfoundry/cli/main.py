@@ -12,7 +12,8 @@ from ecgfoundry.errors import EcgDataError, TrainingDiverged
 # Subcommand modules, in the order ``--help`` lists them. Each defines ``register(subparsers)``
 # which adds its parser and sets ``func`` (called with the parsed args).
 COMMANDS = ["ecgfoundry.cli.data", "ecgfoundry.cli.synth", "ecgfoundry.cli.pretrain", "ecgfoundry.cli.reference",
-            "ecgfoundry.cli.evaluate", "ecgfoundry.cli.study", "ecgfoundry.cli.bench", "ecgfoundry.cli.report"]
+            "ecgfoundry.cli.evaluate", "ecgfoundry.cli.study", "ecgfoundry.cli.bench", "ecgfoundry.cli.report",
+            "ecgfoundry.cli.models", "ecgfoundry.cli.predict"]
 
 
 class UsageError(Exception):

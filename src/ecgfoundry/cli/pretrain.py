@@ -13,6 +13,7 @@ EXAMPLE = """examples:
   ecgfoundry pretrain --preset scar --data runs/synth --out runs/scar --steps 300
   ecgfoundry pretrain --preset clip --data runs/synth --out runs/clip --steps 300
   ecgfoundry pretrain --preset scar --data ../shared/data/ptbxl --text-source statements --out runs/scar-ptbxl
+  ecgfoundry pretrain --preset clip --recipe ptbxl-cpu --data ../shared/data/ptbxl --out runs/ptbxl-clip   # the shipped models' recipe
   ecgfoundry pretrain --out runs/scar --resume ...            # continue from the latest checkpoint
   torchrun --nproc_per_node=2 -m ecgfoundry pretrain --preset scar --data runs/synth --out runs/ddp
   ecgfoundry pretrain --objective simclr --data runs/synth --out runs/simclr --steps 300   # ECG-only SSL
@@ -46,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--data", type=Path, required=True, help="dataset folder or cache folder")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints, metrics.csv)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--recipe", default=None,
+                   help="training recipe (encoder, text, schedule, data options; flags override it): ptbxl-cpu")
     p.add_argument("--encoder", default=None, help="override the ECG encoder (e.g. transformer-tiny, resnet18)")
     p.add_argument("--text-model", default=None, help="text encoder: local folder or hub id already cached")
     p.add_argument("--text-kind", choices=("transformers", "hashing"), default=None,
@@ -54,8 +57,8 @@ def register(sub) -> None:
                    default=None,
                    help="text paired with each ECG: PTB-XL report | report_en | statements (SCP statement "
                         "descriptions); WFDB folder (incl. synthetic) text | labels (label descriptions)")
-    p.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
-    p.add_argument("--seconds", type=float, default=10.0, help="harmonised length (default 10)")
+    p.add_argument("--fs", type=float, default=None, help="harmonised sampling rate (default 100, or the recipe's)")
+    p.add_argument("--seconds", type=float, default=None, help="harmonised length (default 10, or the recipe's)")
     p.add_argument("--cache-root", type=Path, default=Path("runs/cache"), help="where dataset caches go")
     p.add_argument("--no-progress", action="store_true")
     defaults = TrainConfig()
@@ -101,6 +104,15 @@ def _configs(args):
         if preset not in list_models() + ["full"]:
             raise UsageError(f"unknown preset {preset!r}", hint=f"choose one of {', '.join(list_models())}")
         model_cfg = get_model_config(preset)
+    data_opts: dict = {}
+    if getattr(args, "recipe", None):
+        from ecgfoundry.train.recipe import apply_recipe, list_recipes
+
+        if args.recipe not in list_recipes():
+            raise UsageError(f"unknown recipe {args.recipe!r}", hint=f"choose one of {', '.join(list_recipes())}")
+        model_cfg, recipe_train, data_opts = apply_recipe(args.recipe, model_cfg)
+        train_data = {**train_data, **recipe_train}
+    args.recipe_data = data_opts
     if args.encoder:
         from ecgfoundry.models.registry import get_encoder_config
 
@@ -122,8 +134,12 @@ def run(args) -> int:
     from ecgfoundry.train.loop import pretrain
 
     model_cfg, train_cfg = _configs(args)
-    kw = {"text_source": args.text_source} if args.text_source else {}
-    store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root,
+    recipe_data = getattr(args, "recipe_data", {})
+    text_source = args.text_source or recipe_data.get("text_source")
+    kw = {"text_source": text_source} if text_source else {}
+    fs = args.fs if args.fs is not None else float(recipe_data.get("fs", 100.0))
+    seconds = args.seconds if args.seconds is not None else float(recipe_data.get("seconds", 10.0))
+    store = open_store(args.data, HarmonizeSpec(fs=fs, seconds=seconds), args.cache_root,
                        progress=not args.no_progress, **kw)
     summary = pretrain(model_cfg, train_cfg, store, args.out, resume=args.resume, progress=not args.no_progress)
     if summary.get("world_size", 1) == 1 or int(__import__("os").environ.get("RANK", "0")) == 0:

@@ -27,6 +27,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.01           # cosine floor as a fraction of lr
     grad_clip: float = 1.0               # global-norm clip (0 = off)
     masker_lr: float = 1e-3
+    masker_lr_schedule: str = "constant"  # "constant" | "cosine": the masker follows the model's warm-up + cosine
     masker_steps: int = 1                # masker updates per round
     model_steps_per_masker: int = 1      # model updates per round
     lead_drop_p: float = 0.2             # augmentation: each lead dropped with this probability
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ConfigError("lead_drop_p", f"must be in [0, 1), got {self.lead_drop_p!r}")
         if not 0 <= self.span_min <= self.span_max <= 1:
             raise ConfigError("span_max", f"need 0 <= span_min <= span_max <= 1, got {self.span_min}, {self.span_max}")
+        if self.masker_lr_schedule not in ("constant", "cosine"):
+            raise ConfigError("masker_lr_schedule", f"must be constant or cosine, got {self.masker_lr_schedule!r}")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise ConfigError("amp", f"must be auto, off, bf16 or fp16, got {self.amp!r}")
         if self.split not in ("train", "val", "test", "all"):
