@@ -34,9 +34,6 @@ LOOKED_FOR = ("ptbxl_database.csv, record_list.csv + machine_measurements.csv, e
 _SAMPLE_HEADERS = 20
 
 
-_TABLE_FORMATS = ("ptbxl", "mimic_ecg", "code15", "cpsc2018", "wfdb_folder", "ludb", "cache")
-
-
 def _table_format(folder: Path) -> str | None:
     """The format a folder's own index table names, or None."""
     try:
@@ -79,9 +76,10 @@ def _header_format(headers: list[Path]) -> str:
     return "wfdb"
 
 
-def _datasets_below(root: Path, depth: int = 2) -> list[tuple[Path, str]]:
-    """Sub-folders (down to ``depth`` levels) that hold a recognisable dataset."""
-    found: list[tuple[Path, str]] = []
+def _datasets_below(root: Path, depth: int = 2) -> list[tuple[Path, str, bool]]:
+    """Sub-folders (down to ``depth`` levels) that hold a recognisable dataset, with whether an
+    index table (rather than headers alone) makes it one."""
+    found: list[tuple[Path, str, bool]] = []
     level = [root]
     for _ in range(depth):
         nxt = []
@@ -91,11 +89,11 @@ def _datasets_below(root: Path, depth: int = 2) -> list[tuple[Path, str]]:
             except OSError:
                 continue
             for sub in subs:
-                fmt = _table_format(sub)
+                fmt, by_table = _table_format(sub), True
                 if fmt is None and any(sub.glob("*.hea")):
-                    fmt = _header_format(list(itertools.islice(sub.glob("*.hea"), _SAMPLE_HEADERS)))
+                    fmt, by_table = _header_format(list(itertools.islice(sub.glob("*.hea"), _SAMPLE_HEADERS))), False
                 if fmt is not None:
-                    found.append((sub, fmt))
+                    found.append((sub, fmt, by_table))
                 else:
                     nxt.append(sub)
         level = nxt
@@ -143,9 +141,9 @@ def detect_format(path: str | Path) -> str:
     if direct:  # records in the folder itself: a records folder, whatever lies below
         return _header_format(direct)
     below = _datasets_below(root)
-    if any(f in _TABLE_FORMATS for _, f in below):
-        listed = "; ".join(f"{p} ({f})" for p, f in below[:8])
-        first = next(p for p, f in below if f in _TABLE_FORMATS)
+    if any(by_table for _, _, by_table in below):
+        listed = "; ".join(f"{p} ({f})" for p, f, _ in below[:8])
+        first = next(p for p, _, by_table in below if by_table)
         raise EcgDataError(root, None, f"not a dataset folder itself, but it holds "
                            f"{'a dataset' if len(below) == 1 else f'{len(below)} datasets'} below it: "
                            f"{listed}; open {'it' if len(below) == 1 else 'one of them'} "
