@@ -60,8 +60,38 @@ def test_masks_reproducible_and_calibrated_scores(split, tiny_reference):
     for mode in MODES:  # a cell's masks depend on (seed, kind, mode) only
         ca, cb = a.cell("temporal", mode), b.cell("temporal", mode)
         assert ca.cmrs.score == cb.cmrs.score and ca.evaluation.macro == cb.evaluation.macro
-    assert a.calibrator is not None and 0 <= a.cell("lead", "hard").cmrs.score <= 100
     assert mask_rng(3, "lead", "rand").random() != mask_rng(3, "lead", "hard").random()
+
+
+def test_calibrated_cell_equals_a_record_by_record_recomputation(split, tiny_reference):
+    """The stress test's CMRS of a rand. cell, recomputed from the module docstring's definitions with
+    plain loops: the cell's own masks (its seeded generator), the reference on the full and masked
+    views, G's scores Platt-scaled by a scaler fitted on *validation* full-view scores."""
+    from ecgfoundry.eval.cmrs import PlattScaler
+    from ecgfoundry.eval.missingness import sample_masks
+
+    test, val, prevalence = split
+    ref_fn = tiny_reference.probability_fn()
+
+    def g(s, o):  # raw scores on another scale
+        return 5 * np.log(ref_fn(s, o))
+    report = _run(split, tiny_reference, g, kinds=("lead",), modes=("rand",))
+    cell = report.cell("lead", "rand")
+    n, _, t = test.signal.shape
+    masks = sample_masks("lead", n, t, mask_rng(3, "lead", "rand"))
+    x, o = test.signal.copy(), test.observed.copy()
+    x[masks], o[masks] = 0.0, False
+    p0, po = ref_fn(test.signal, test.observed), ref_fn(x, o)
+    pg = PlattScaler().fit(g(val.signal, val.observed), val.labels).transform(g(x, o))
+    num = den = 0.0
+    for i in range(n):
+        sev = masks[i].sum() / masks[i].size
+        imp = np.mean(np.abs(po[i] - p0[i]))
+        d_prior = np.mean(np.abs(prevalence - p0[i]))
+        res = min(max(1 - np.mean(np.abs(pg[i] - p0[i])) / d_prior, 0.0), 1.0)
+        num, den = num + sev * imp * res, den + sev * imp
+    assert den > 0 and cell.cmrs.score == pytest.approx(100 * num / den, rel=1e-6)
+    assert cell.severity == pytest.approx(masks.mean())
 
 
 def test_argument_errors(split, tiny_reference):
