@@ -247,7 +247,8 @@ class CPSC2018(RecordSource):
         if not parsed:
             raise EcgDataError(self.reference, None, "no usable row: " + "; ".join(
                 p.message for p in self.row_problems[:5]))
-        listed = set(lines)
+        listed = {Path(r).stem if r.endswith(".mat") else r
+                  for r in (clean_str(v) for v in ref["Recording"]) if r}  # usable or not
         extra = sorted(set(mats) - listed)
         if extra:
             self.notes.append(f"{len(extra)} .mat file(s) have no row in REFERENCE.csv and are left out: "

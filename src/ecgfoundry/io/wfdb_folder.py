@@ -231,8 +231,10 @@ class WFDBFolder(RecordSource):
         for c in df.columns:
             if c not in RESERVED and c not in table_df.columns:
                 table_df[c] = [r["raw"].get(c) for r in rows]
-        listed = {str(Path(p).resolve()) for p in table_df["path"]}
-        unlisted = [str(h.relative_to(self.root).with_suffix("")) for h in sorted(self.root.rglob("*.hea"))
+        named = (clean_str(v) for v in df["record"])  # every row's record, usable or not
+        listed = {str((self.root / (r[:-4] if r.lower().endswith(".hea") else r)).resolve()) + ".hea"
+                  for r in named if r}
+        unlisted = [h.relative_to(self.root).with_suffix("").as_posix() for h in sorted(self.root.rglob("*.hea"))
                     if str(h.resolve()) not in listed]
         if unlisted:
             self.notes.append(f"{len(unlisted)} record(s) on disk are in no row of {self.csv.name} and are "
