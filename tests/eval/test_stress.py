@@ -4,6 +4,8 @@ import pytest
 from ecgfoundry.eval.missingness import KINDS
 from ecgfoundry.eval.stress import MODES, mask_rng, stress_test
 
+from .naive import naive_cmrs
+
 
 @pytest.fixture(scope="module")
 def split(eval_store):
@@ -83,14 +85,7 @@ def test_calibrated_cell_equals_a_record_by_record_recomputation(split, tiny_ref
     x[masks], o[masks] = 0.0, False
     p0, po = ref_fn(test.signal, test.observed), ref_fn(x, o)
     pg = PlattScaler().fit(g(val.signal, val.observed), val.labels).transform(g(x, o))
-    num = den = 0.0
-    for i in range(n):
-        sev = masks[i].sum() / masks[i].size
-        imp = np.mean(np.abs(po[i] - p0[i]))
-        d_prior = np.mean(np.abs(prevalence - p0[i]))
-        res = min(max(1 - np.mean(np.abs(pg[i] - p0[i])) / d_prior, 0.0), 1.0)
-        num, den = num + sev * imp * res, den + sev * imp
-    assert den > 0 and cell.cmrs.score == pytest.approx(100 * num / den, rel=1e-6)
+    assert cell.cmrs.score == pytest.approx(naive_cmrs(p0, po, pg, prevalence, masks), rel=1e-6)
     assert cell.severity == pytest.approx(masks.mean())
 
 
