@@ -29,7 +29,7 @@ import pandas as pd
 
 from ecgfoundry.batch import EcgRecord
 from ecgfoundry.errors import EcgDataError
-from ecgfoundry.io.base import LabelSet, RecordSource, parse_age, place_leads
+from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource, parse_age, place_leads
 from ecgfoundry.io.tables import clean_str, is_blank, patient_splits, read_table
 
 FS = 400.0
@@ -407,6 +407,11 @@ class CODE15(RecordSource):
             why = f"; its row was skipped: {skipped[0]}" if skipped else ""
             raise KeyError(f"{self.name}: no exam {key} in {self.exams_csv}{why}")
         return self._read_checked(self.table.iloc[int(hits[0])])
+
+    def header_info(self, index: int) -> HeaderInfo:
+        """400 Hz, T and the 12 leads from the HDF5 dataset shape, without reading samples."""
+        fs, n = self.header(index)
+        return HeaderInfo(fs, n)
 
     def header(self, index: int) -> tuple[float, int]:
         """``(400.0, T)`` from the HDF5 dataset shape, without reading samples."""
