@@ -53,8 +53,8 @@ def test_plain_wfdb_folder_opens_without_labels(mitdb):
     assert rec.observed.any(axis=1).tolist() == [ld in ("II", "V5") for ld in LEADS]
     s = summarize(ds, progress=False)
     assert s.lead_counts == {"2 of 12 (II, V5)": 1, "2 of 12 (II, V1)": 1} and not s.problems
-    long_note = [n for n in s.notes if "records are long" in n]
-    assert long_note and "1.5 min" in long_note[0] and "360 Hz" in long_note[0]
+    long_note = [n for n in s.notes if "records last 1.5 min (median) at 360 Hz" in n]
+    assert long_note and "2 of 12 (II, V5) × 1" in long_note[0]
 
 
 def test_table_option_labels_a_plain_folder(mitdb):

@@ -98,7 +98,8 @@ def _print_summary(s) -> None:
         shown = ", ".join(f"{sec:g} s × {n:,}" for sec, n in items[:12])
         con.print("length: " + shown + (f", … ({len(items)} distinct)" if len(items) > 12 else ""))
     if getattr(s, "lead_counts", None):
-        con.print("leads: " + "; ".join(f"{k} × {v:,}" for k, v in s.lead_counts.items()))
+        what = "leads observed" if s.deep else "leads"
+        con.print(f"{what}: " + "; ".join(f"{k} × {v:,}" for k, v in s.lead_counts.items()))
     if s.label_sets:
         con.print("label sets: " + ", ".join(f"{k} ({v})" for k, v in s.label_sets.items()))
     elif s.reader != "ArrayStore":

@@ -33,7 +33,8 @@ class DatasetSummary:
     label_sets: dict[str, int] = field(default_factory=dict)
     deep: dict[str, int] = field(default_factory=dict)
     lead_counts: dict[str, int] = field(default_factory=dict)
-    """``"12 of 12"`` or ``"2 of 12 (II, V1)"`` -> records (which standard leads the files hold)."""
+    """``"12 of 12"`` or ``"2 of 12 (II, V1)"`` -> records: the standard leads the files hold
+    (header scan), or the leads observed in them (``deep``: flat or invalid leads do not count)."""
 
 
 def _leads_key(leads) -> str:
@@ -44,7 +45,7 @@ def _leads_key(leads) -> str:
 
 
 def _record_notes(dropped: Counter, header_notes: dict, lead_c: Counter, sec_c: Counter,
-                  fs_c: Counter) -> list[str]:
+                  fs_c: Counter, from_headers: bool) -> list[str]:
     """Dataset-level notes from what the records (headers or reads) showed."""
     notes = []
     for names, n in dropped.most_common():
@@ -57,13 +58,12 @@ def _record_notes(dropped: Counter, header_notes: dict, lead_c: Counter, sec_c: 
         secs = sorted(s for s, k in sec_c.items() for _ in range(k))
         median = secs[len(secs) // 2]
         few = sum(k for key, k in lead_c.items() if not key.startswith("12 of"))
-        if median > 60 or few:
+        if median > 60 or (few and from_headers):
             length = f"{median / 60:.1f} min" if median >= 60 else f"{median:g} s"
             rates = ", ".join(f"{f:g} Hz" for f in sorted(fs_c))
             leads = "; ".join(f"{key} × {k:,}" for key, k in lead_c.most_common(3))
-            notes.append(f"records are {'long' if median > 60 else 'short'} (median {length}) at {rates}, "
-                         f"leads: {leads}; `data cache` keeps --seconds of each (crop first/center) and "
-                         "marks absent leads unobserved")
+            notes.append(f"records last {length} (median) at {rates}, with {leads}; `data cache` keeps "
+                         "--seconds of each (--crop first/center) and marks absent leads unobserved")
     return notes
 
 
@@ -139,7 +139,7 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
         splits=splits, folds=folds, label_set=ls_name, label_counts=counts, label_names=names,
         fs_counts=dict(sorted(fs_c.items())), seconds_counts=dict(sorted(sec_c.items())),
         n_with_text=n_text, problems=problems,
-        notes=list(getattr(source, "notes", [])) + _record_notes(dropped_c, header_notes, lead_c, sec_c, fs_c),
+        notes=list(getattr(source, "notes", [])) + _record_notes(dropped_c, header_notes, lead_c, sec_c, fs_c, not deep),
         label_sets={k: len(v.classes) for k, v in source.label_sets.items()}, deep=deep_stats,
         lead_counts=dict(lead_c.most_common()))
 
