@@ -242,3 +242,12 @@ def test_dat_longer_than_header_says(tmp_path):
     edit_lines(hea, lambda ls: [ls[0].replace(" 100", " 50")] + ls[1:])  # header claims half
     with pytest.raises(EcgDataError, match=r"r.dat: samples: signal file longer than its header says"):
         read_wfdb(rec)
+
+
+def test_header_scan_sees_a_truncated_signal_file(tmp_path):
+    rec = dat_record(tmp_path, "r", names=("I", "II"), n=100)
+    assert wfdb_header_info(rec).n_samples == 100
+    dat = rec.with_suffix(".dat")
+    dat.write_bytes(dat.read_bytes()[:150])
+    with pytest.raises(EcgDataError, match=r"r.dat: samples: truncated signal file"):
+        wfdb_header_info(rec)  # a stat, no read

@@ -425,15 +425,13 @@ def read_challenge_mat(header: WfdbHeader) -> np.ndarray:
 
 def wfdb_header_info(path: str | Path) -> HeaderInfo:
     """:class:`~ecgfoundry.io.base.HeaderInfo` of a WFDB record from its header alone: the checks
-    a read makes that need no samples (record line, signal lines, lead names, signal files present).
+    a read makes that need no samples (record line, signal lines, lead names, units, signal files
+    present and of the size the header implies).
 
     The sample count is ``-1`` when the header leaves it out (a read then decides).
     """
     header = read_wfdb_header(path)
-    if header.layout:
-        for f, fmt, _, _ in header.layout:
-            if fmt != "0" and not f.exists():
-                raise EcgDataError(f, "signal file", f"missing signal file (named in {header.path.name})")
+    _check_signal_files(header)  # present, and of the size the header implies (a stat, no read)
     n = -1 if header.n_samples is None else header.n_samples
     if not header.lead_names:  # multi-segment: leads are in the segments
         return HeaderInfo(header.fs, n, notes=header.notes)
