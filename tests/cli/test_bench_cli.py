@@ -63,11 +63,17 @@ def test_bench_end_to_end_and_resume(tmp_path, capsys, tiny_run, tiny_clip, two_
     # every job of every cell ran: models x classifiers x (k per cell) with one pooling
     assert s["jobs"]["total"] == s["jobs"]["ran_now"] == 2 * 2 * int(cells.k.sum())
     folds = pd.read_csv(out / "folds.csv")
-    assert set(folds.model) == {"scar", "clip"} and folds.f1.between(0, 1).all()
+    assert set(folds.model) == {"scar", "clip"}
+    # every headline figure is the median of its cell's fold F1s, recomputed here from folds.csv
+    keys = ["dataset", "task", "size", "pooling", "model", "classifier"]
+    med = folds.groupby(keys)["f1"].median()
+    assert len(s["headline"]) and all(row["f1_median"] == pytest.approx(med[tuple(row[k] for k in keys)])
+                                      for row in s["headline"])
     f1 = pd.read_csv(out / "tables" / "f1.csv")
     assert {"n", "n_pos", "k", "logistic_regression", "decision_tree"} <= set(f1.columns)
     sep = pd.read_csv(out / "tables" / "separability.csv")
-    assert set(sep.level) == {"label", "dataset"} and sep.knn_agreement.between(0, 1).all()
+    assert set(sep.level) == {"label", "dataset"}
+    assert (sep.loc[sep.level == "dataset", "n_groups"] == 2).all()  # sources A and B both present
     shared = pd.read_csv(out / "tables" / "shared_features.csv")
     assert (shared["dim"] == 32).all() and (shared.chance_rate == 1.0).all()  # transformer-tiny: D = 32 <= 50
     assert s["options"]["k"] == 3 and s["models"][0]["label"] == "scar"
@@ -175,5 +181,10 @@ def test_bench_real_ptbxl_and_challenge(tmp_path, capsys, ptbxl_root, cinc_root,
     assert cells.loc[("ptbxl:val+test", "CD", "S"), "n"] == 1000
     assert cells.loc[("ptbxl:val+test", "AF", "XS"), "n_pos"] == 125
     headline = pd.DataFrame(s["headline"])
-    assert headline.loc[headline.dataset == "ptbxl:val+test", "f1_median"].between(0, 1).all()
+    folds = pd.read_csv(out / "folds.csv")
+    keys = ["dataset", "task", "size", "pooling", "model", "classifier"]
+    med = folds.groupby(keys)["f1"].median()   # the headline is the median of the folds' F1, recomputed
+    ptb = headline[headline.dataset == "ptbxl:val+test"]
+    assert len(ptb) and all(r.f1_median == pytest.approx(med[tuple(getattr(r, k) for k in keys)])
+                            for r in ptb.itertuples())
     assert list((out / "figures").glob("umap_*_CD.png"))
