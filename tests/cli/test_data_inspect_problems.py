@@ -79,6 +79,12 @@ def test_fail_fast_stops_at_the_bad_row(damaged_folder, capsys):
     assert "records.csv: line 7: fold: not an integer" in err
     assert main(["data", "cache", str(damaged_folder), "--out", str(damaged_folder.parent / "c"),
                  "--fail-fast", "--no-progress"]) == 2
+    # with the bad row gone, fail-fast stops at the first unreadable record, in both scan modes
+    csv = damaged_folder / "records.csv"
+    csv.write_text(csv.read_text().replace("records/badrow,NORM,eleven", "records/badrow,NORM,4"))
+    for deep in ([], ["--deep"]):
+        assert main(["data", "inspect", str(damaged_folder), "--fail-fast", "--no-progress", *deep]) == 2
+        assert "dropped.hea: number of signals" in capsys.readouterr().err
 
 
 def test_cache_skips_and_lists_them(damaged_folder, capsys):

@@ -141,10 +141,8 @@ def run_inspect(args) -> int:
         _print_summary(summarize_store(ArrayStore(args.path)))
         return 0
     source = open_dataset(args.path, args.format, **_reader_kwargs(args))
-    if args.fail_fast and args.deep:  # stop at the first unreadable record too
-        for _ in source.iter_records(errors="raise", progress=not args.no_progress):
-            pass
-    summary = summarize(source, args.label_set, deep=args.deep, progress=not args.no_progress)
+    summary = summarize(source, args.label_set, deep=args.deep, progress=not args.no_progress,
+                        errors="raise" if args.fail_fast else "skip")
     _print_summary(summary)
     return 1 if summary.problems else 0
 

@@ -68,7 +68,7 @@ def _record_notes(dropped: Counter, header_notes: dict, lead_c: Counter, sec_c: 
 
 
 def summarize(source: RecordSource, label_set: str | None = None, deep: bool = False,
-              progress: bool = True) -> DatasetSummary:
+              progress: bool = True, errors: str = "skip") -> DatasetSummary:
     """Summarise a dataset: header scan of every record (or a full read with ``deep=True``).
 
     The header scan makes every check a read makes that needs no samples (record line, sampling
@@ -76,7 +76,8 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
     disagree only on what only the samples show. ``problems`` lists the index rows skipped when
     the dataset was opened, then the records that failed; ``lead_counts`` says which of the 12
     standard leads the records hold; ``notes`` adds the reader's notes and what the records showed
-    (dropped extra channels, header oddities, long or few-lead records).
+    (dropped extra channels, header oddities, long or few-lead records). ``errors="raise"``
+    stops at the first record that fails instead of listing it.
     """
     from ecgfoundry.progress import track
 
@@ -103,7 +104,8 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
     if deep:
         source.problems.clear()
         n_nan_free, partial_leads, n_read = 0, 0, 0
-        for _, rec in source.iter_records(progress=progress, description=f"reading {source.name}"):
+        for _, rec in source.iter_records(progress=progress, description=f"reading {source.name}",
+                                          errors=errors):
             n_read += 1
             fs_c[rec.fs] += 1
             sec_c[round(rec.seconds, 2)] += 1
@@ -123,6 +125,8 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
             try:
                 info = source.header_info(i)
             except EcgDataError as exc:
+                if errors == "raise":
+                    raise
                 problems.append(f"{table['record_id'].iloc[i]}: {exc}")
                 continue
             fs_c[info.fs] += 1
