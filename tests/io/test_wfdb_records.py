@@ -149,6 +149,9 @@ def test_ludb_csv_wins_and_bad_rows_skipped(ludb):
                    ("4", "line 8: diagnoses: record 4: every diagnosis column is blank (empty label set)"),
                    ("9", f"line 6: ID: names record 9 but 9.hea is not under {ludb}"),
                    ("x", "line 7: ID: not a record number: 'x'")]
+    assert not any("no row in ludb.csv" in n for n in ds.notes)  # faulty rows are not "unlisted"
+    dat_record(ludb / "data", "5", names=LUDB_LEADS, n=500)
+    assert any("1 record(s) on disk have no row in ludb.csv" in n and ": 5" in n for n in LUDB(ludb).notes)
     with pytest.raises(EcgDataError, match="ludb.csv: line"):
         LUDB(ludb, errors="raise")
 
