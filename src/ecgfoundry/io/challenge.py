@@ -29,7 +29,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ecgfoundry.batch import EcgRecord
