@@ -200,3 +200,11 @@ def test_detection_points_at_the_dataset_folder(tmp_path, mitdb):
         detect_format(run)
     # the sub-folder is still readable as plain records when asked for
     assert len(open_dataset(ds_root / "records100", format="wfdb")) == 1
+    # header-only datasets of different kinds below one folder: pointed at, not merged
+    both = tmp_path / "both"
+    challenge_record(both / "cinc", "E1")
+    dat_record(both / "mitdb", "100", names=("MLII", "V1"))
+    with pytest.raises(EcgDataError, match=r"records of different datasets below it: .*cinc \(challenge\); "
+                                           r".*mitdb \(wfdb\)"):
+        detect_format(both)
+    assert open_dataset(both / "mitdb", dataset="mitdb").read(0).dataset == "mitdb"

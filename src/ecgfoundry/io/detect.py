@@ -148,6 +148,11 @@ def detect_format(path: str | Path) -> str:
                            f"{'a dataset' if len(below) == 1 else f'{len(below)} datasets'} below it: "
                            f"{listed}; open {'it' if len(below) == 1 else 'one of them'} "
                            f"(e.g. ecgfoundry data inspect {first})")
+    if len({f for _, f, _ in below}) > 1:  # e.g. the parent of a challenge folder and a LUDB folder
+        listed = "; ".join(f"{p} ({f})" for p, f, _ in below[:8])
+        raise EcgDataError(root, None, f"not a dataset folder itself, but it holds records of different "
+                           f"datasets below it: {listed}; open one of them "
+                           f"(e.g. ecgfoundry data inspect {below[0][0]})")
     headers = list(itertools.islice(root.rglob("*.hea"), _SAMPLE_HEADERS))
     if headers:
         return _header_format(headers)

@@ -62,6 +62,8 @@ class WFDBRecords(RecordSource):
     errors : {"skip", "raise"}
         A header that cannot be read at all is left out and listed in :attr:`row_problems`
         (default), or stops the opening (``"raise"``).
+    dataset : str, optional
+        Dataset name stored in every record (default ``"wfdb"``; e.g. ``"mitdb"``).
 
     Notes
     -----
@@ -74,8 +76,11 @@ class WFDBRecords(RecordSource):
     default_label_set = "none"
 
     def __init__(self, root: str | Path, seed: int = 0,
-                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), errors: str = "skip"):
+                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), errors: str = "skip",
+                 dataset: str | None = None):
         super().__init__(root, errors=errors)
+        if dataset:
+            self.name = dataset
         self.notes: list[str] = []
         headers = find_records(self.root)
         if not headers:
