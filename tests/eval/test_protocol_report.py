@@ -9,7 +9,7 @@ import csv
 import numpy as np
 import pytest
 
-from ecgfoundry.eval.protocol import markdown_report, write_figures, write_tables, zero_shot_rows
+from ecgfoundry.eval.protocol_report import markdown_report, write_figures, write_tables, zero_shot_rows
 
 
 def _metrics() -> dict:

@@ -32,7 +32,7 @@ import torch
 from ecgfoundry.checkpoint import load_model
 from ecgfoundry.eval.metrics import macro_auroc
 from ecgfoundry.eval.prompts import load_prompts, prompts_for
-from ecgfoundry.eval.protocol import encoder_features
+from ecgfoundry.eval.heads import encoder_features
 from ecgfoundry.eval.zero_shot import zero_shot_classifier, zero_shot_scores
 from ecgfoundry.models.registry import create_model, get_model_config
 from ecgfoundry.train.config import TrainConfig

@@ -23,7 +23,7 @@ def _imgs(html: str) -> list[str]:
 
 def test_fake_metrics_match_the_protocol_schema(run_folder):
     """The fake metrics.json files are valid input of the evaluation protocol's own Markdown renderer."""
-    from ecgfoundry.eval.protocol import markdown_report
+    from ecgfoundry.eval.protocol_report import markdown_report
 
     text = markdown_report(json.loads((run_folder / "eval" / "scar" / "metrics.json").read_text()))
     assert "| joint hard |" in text and "Linear probe" in text and "test-time attack" in text

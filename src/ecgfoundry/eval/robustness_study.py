@@ -8,7 +8,7 @@ never imports the trainer.
 Per run (:func:`probe_and_attack`):
 
 1. Pooled encoder features (before any projection head) of the train, validation and test splits
-   (:func:`ecgfoundry.eval.protocol.encoder_features`).
+   (:func:`ecgfoundry.eval.heads.encoder_features`).
 2. A :class:`~ecgfoundry.eval.linear_probe.LinearProbe` on 100 % of the training split, the epoch
    chosen on validation macro AUROC (never on test).
 3. Clean macro AUROC and top-1 accuracy on the whole test split, then FGSM and PGD (L-inf, budgets
@@ -72,7 +72,8 @@ def probe_and_attack(model, store, label_set: str | None = None, seed: int = 0, 
 
     from ecgfoundry.eval.linear_probe import LinearProbe
     from ecgfoundry.eval.metrics import macro_auroc, top1_accuracy
-    from ecgfoundry.eval.protocol import ProbeHead, adversarial_curve, encoder_features
+    from ecgfoundry.eval.attack_tables import adversarial_curve
+    from ecgfoundry.eval.heads import ProbeHead, encoder_features
 
     for a in attacks:
         if a not in ("fgsm", "pgd"):
