@@ -163,8 +163,9 @@ def place_leads(data: np.ndarray, lead_names: Sequence[str], path: str | Path,
     Returns
     -------
     signal : ndarray (12, T) float32, observed : ndarray (12, T) bool
-        Leads matched by name (extra channels dropped as :func:`plan_leads` says); absent leads, NaN/inf samples and leads that are exactly zero for
-        the whole record are unobserved (and zero in ``signal``).
+        Leads matched by name (extra channels dropped as :func:`plan_leads` says); absent leads,
+        NaN/inf samples and leads that are exactly zero for the whole record are unobserved (and
+        zero in ``signal``).
     """
     data = np.asarray(data)
     if data.ndim != 2 or data.shape[1] != len(lead_names):
