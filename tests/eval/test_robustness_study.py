@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ecgfoundry.eval.robustness_study import _subset, markdown_table, plot_curves, runs_table, summarize
@@ -51,3 +52,20 @@ def test_plot_and_subset(tmp_path):
     a, b = _subset(100, 10, 3), _subset(100, 10, 3)
     assert np.array_equal(a, b) and len(set(a)) == 10 and not np.array_equal(a, _subset(100, 10, 4))
     assert np.array_equal(_subset(5, None, 0), np.arange(5)) and np.array_equal(_subset(5, 9, 0), np.arange(5))
+
+
+def test_paired_difference_and_gap_lines_known_answer():
+    from ecgfoundry.eval.robustness_study import UNTRAINED, gap_lines, paired_difference, summarize
+
+    rows = []
+    for obj, vals in (("a", (0.8, 0.7)), ("b", (0.6, 0.65)), (UNTRAINED, (0.5, 0.52))):
+        for seed, v in enumerate(vals):
+            rows.append({"objective": obj, "seed": seed, "attack": "clean", "eps": 0.0, "auroc": v, "accuracy": v,
+                         "n": 10})
+    table = pd.DataFrame(rows)
+    # per seed a - b = 0.2, 0.05: mean 0.125, sample sd 0.15 / sqrt(2) = 0.106, both > 0
+    assert paired_difference(table, "clean", 0.0, "a", "b") == "+0.125 ± 0.106 (2/2 seeds > 0)"
+    lines = gap_lines(summarize(table), table, attack_set_is_test=False)
+    # best a (mean 0.75), worst b (0.625): gap 0.125; mean seed sd of a and b = (0.0707 + 0.0354) / 2 = 0.053
+    assert lines[2] == ("| clean (all test) | a (0.750) | b (0.625) | 0.125 | 0.053 | 2.4 | "
+                        "+0.125 ± 0.106 (2/2 seeds > 0) | 0.510 |")

@@ -5,7 +5,8 @@ an ECG encoder? One encoder per objective (SimCLR, MoCo, BYOL, CLEF, CLIP, SCAR 
 seed is pretrained with the same backbone, step budget, batch size, learning rate and seed; each is
 linear-probed (frozen encoder, 100 % of the training split, epoch chosen on validation) and the
 probe is attacked end to end through the frozen encoder with FGSM and PGD at several L-inf budgets
-(:mod:`ecgfoundry.eval.robustness_study`). ``untrained`` is the control: the shared random
+(:mod:`ecgfoundry.eval.robustness_study`, which also holds the control, the tables and the report;
+this module parses flags, pretrains and coordinates processes). ``untrained`` is the control: the shared random
 initialisation of the encoder, probed and attacked without pretraining. Results: ``runs.csv`` (every run x condition),
 ``summary.csv`` (mean and sd over seeds), ``report.md`` (the exact command first, the tables, the
 gap between objectives next to the seed-to-seed spread) and ``robustness.png`` (AUROC against epsilon
@@ -29,6 +30,8 @@ import shlex
 import time
 from pathlib import Path
 
+from ecgfoundry.eval.robustness_study import UNTRAINED
+
 EXAMPLE = """examples:
   ecgfoundry synth --n 3000 --seed 0 --out runs/synth
   ecgfoundry study contrastive-robustness --data runs/synth --encoder transformer-tiny --steps 300 \\
@@ -40,10 +43,6 @@ EXAMPLE = """examples:
 PTB-XL with folds 1, 9, 10 only: fold 1 trains (encoder and probe), 9 validates, 10 tests.
 """
 
-UNTRAINED = "untrained"
-"""The control: the encoder at the random initialisation every objective of a seed starts from (the
-encoder is the first module built after ``torch.manual_seed(seed)``), probed and attacked without
-any pretraining."""
 DEFAULT_OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar", UNTRAINED)
 TEXT_OBJECTIVES = ("clip", "merl", "scar")
 
@@ -238,7 +237,7 @@ def _finite(x):
 
 def run_contrastive_robustness(args) -> int:
     from ecgfoundry.cli.main import UsageError
-    from ecgfoundry.eval.robustness_study import plot_curves, runs_table, summarize
+    from ecgfoundry.eval.robustness_study import plot_curves, runs_table, study_report, summarize
     from ecgfoundry.io.store import HarmonizeSpec, open_store
     from ecgfoundry.progress import track
 
@@ -298,7 +297,8 @@ def run_contrastive_robustness(args) -> int:
     plot_curves(table, out / "robustness.png", title=f"{store.name} / {label_set}: linear probe on frozen "
                 f"{args.encoder} encoders, {args.steps} pretraining steps, seeds {','.join(map(str, args.seeds))}",
                 eps_unit=args.eps_unit)
-    report = _report(args, store, label_set, results, summary, table, sum(timings), elapsed, busy)
+    report = study_report(_spec(args), _command(args), store, label_set, results, summary, table, sum(timings),
+                          elapsed, busy)
     (out / "report.md").write_text(report)
     if busy:
         print(f"note: {len(busy)} run(s) still being computed by other processes ({', '.join(busy)}); "
@@ -347,97 +347,23 @@ def _one_run(args, store, texts: _TextEncoders, obj: str, seed: int, run_dir: Pa
 
 def _untrained_run(args, store, seed: int, run_dir: Path) -> dict:
     """The control: probe and attack the encoder as initialised for ``seed`` (no pretraining)."""
-    import torch
+    from ecgfoundry.eval.robustness_study import untrained_control
 
-    from ecgfoundry.eval.robustness_study import probe_and_attack
-    from ecgfoundry.models.registry import create_model
-
-    torch.manual_seed(seed)  # as the trainer does before building any model: the same initial encoder
-    model = create_model(_model_config(args, "simclr"))
     t1 = time.perf_counter()
-    res = probe_and_attack(model, store, args.label_set, seed, args.attacks, args.eps, args.eps_unit,
-                           pgd_steps=args.pgd_steps, attack_n=args.attack_n, progress=not args.no_progress)
+    res = untrained_control(_model_config(args, "simclr"), store, args.label_set, seed, args.attacks, args.eps,
+                            args.eps_unit, pgd_steps=args.pgd_steps, attack_n=args.attack_n,
+                            progress=not args.no_progress)
     t2 = time.perf_counter()
-    res.update(objective=UNTRAINED, seed=seed, encoder=args.encoder, steps=0, pretrain_wall_s=0.0,
-               eval_wall_s=round(t2 - t1, 2))
+    res.update(encoder=args.encoder, eval_wall_s=round(t2 - t1, 2))
     (run_dir / "robustness.json").write_text(json.dumps(_finite(res), indent=2))
     print(f"{UNTRAINED} seed {seed}: clean AUROC {res['clean']['auroc']:.3f}, accuracy "
           f"{res['clean']['accuracy']:.3f} (probe + attacks {t2 - t1:.0f} s)", flush=True)
     return res
 
 
-def _paired(table, attack: str, eps: float, best: str, worst: str) -> str:
-    """``mean ± sd`` over seeds of the per-seed difference best - worst (same seed: same initial
-    encoder, same attack records) and how many seeds agree in sign."""
-    t = table[(table["attack"] == attack) & (table["eps"] == eps)]
-    a = t[t["objective"] == best].set_index("seed")["auroc"]
-    b = t[t["objective"] == worst].set_index("seed")["auroc"]
-    d = (a - b).dropna()
-    if d.empty:
-        return "n/a"
-    sd = f" ± {d.std():.3f}" if len(d) > 1 else ""
-    return f"{d.mean():+.3f}{sd} ({int((d > 0).sum())}/{len(d)} seeds > 0)"
+def _spec(args):
+    from ecgfoundry.eval.robustness_study import StudySpec
 
-
-def _gap_rows(summary, table, attack_set_is_test: bool) -> list[str]:
-    """Per condition: the spread of the pretrained objectives' mean AUROC next to the typical
-    seed-to-seed sd, the paired (per-seed) difference of the best and worst, and the untrained control."""
-    lines = ["| condition | best objective | worst objective | gap of means | mean seed sd | gap / sd | "
-             "paired best - worst | untrained |", "|---|---|---|---|---|---|---|---|"]
-    for (attack, eps), part in summary.groupby(["attack", "eps"], sort=False):
-        part = part[part["auroc_mean"].notna()]
-        control = part[part["objective"] == UNTRAINED]
-        part = part[part["objective"] != UNTRAINED]
-        if part.empty or (attack_set_is_test and attack == "none"):
-            continue
-        best = part.loc[part["auroc_mean"].idxmax()]
-        worst = part.loc[part["auroc_mean"].idxmin()]
-        gap = float(best["auroc_mean"] - worst["auroc_mean"])
-        sd = float(part["auroc_sd"].mean())
-        ratio = f"{gap / sd:.1f}" if math.isfinite(sd) and sd > 0 else "n/a"
-        sd_text = f"{sd:.3f}" if math.isfinite(sd) else "n/a (one seed)"
-        ctrl = "-" if control.empty else f"{float(control['auroc_mean'].iloc[0]):.3f}"
-        name = {"clean": "clean (all test)", "none": "clean (attack set)"}.get(attack, f"{attack.upper()} {eps:g}")
-        paired = _paired(table, attack, eps, best["objective"], worst["objective"])
-        lines.append(f"| {name} | {best['objective']} ({best['auroc_mean']:.3f}) | {worst['objective']} "
-                     f"({worst['auroc_mean']:.3f}) | {gap:.3f} | {sd_text} | {ratio} | {paired} | {ctrl} |")
-    return lines
-
-
-def _report(args, store, label_set, results, summary, table, run_seconds: float, elapsed: float,
-            busy: list[str] | None = None) -> str:
-    from ecgfoundry.eval.robustness_study import markdown_table
-
-    r0 = results[0] if results else {}
-    same = args.attack_n is None
-    lines = [
-        "# Contrastive-loss robustness study", "",
-        "Command (seeds " + ", ".join(map(str, args.seeds)) + "):", "", "```", _command(args), "```", "",
-        f"- data: `{store.name}` ({store.path}), label set `{label_set}`, {r0.get('n_train', '?')} train / "
-        f"{r0.get('n_val', '?')} validation / {r0.get('n_test', '?')} test records; attacks on "
-        f"{r0.get('n_attack', '?')} test records" + (" (seeded subsample, the same for every objective of a seed)"
-                                                      if args.attack_n else ""),
-        f"- every objective: encoder `{args.encoder}`, {args.steps} steps, batch {args.batch_size}, lr {args.lr:g} "
-        f"(AdamW, warm-up + cosine), the same seed for pretraining, probe and attacks",
-        "- probe: linear, frozen pooled encoder features, 100 % of the training split, epoch chosen on validation "
-        "macro AUROC; accuracy is top-1 (highest-scoring class among the record's labels)",
-        f"- attacks: {', '.join(a.upper() for a in args.attacks)}, L-inf, eps in {args.eps_unit}, PGD {args.pgd_steps} "
-        "steps (step 2.5 eps / steps, random start); the probe's BCE is maximised through the frozen encoder",
-        f"- compute: {run_seconds / 60:.1f} min of wall time summed over the runs (pretraining, probe, "
-        f"attacks; runs computed in parallel processes overlap), {elapsed / 60:.1f} min wall in the invocation "
-        "that wrote this report",
-        "", "## Macro AUROC (mean ± sd over seeds)", "", markdown_table(summary, "auroc", args.eps_unit, same), "",
-        "## Top-1 accuracy (mean ± sd over seeds)", "", markdown_table(summary, "accuracy", args.eps_unit, same), "",
-        "## Differences between objectives next to the seed-to-seed spread (macro AUROC)", "",
-        *_gap_rows(summary, table, same), "",
-        "Best and worst among the pretrained objectives (the untrained control is its own column); "
-        "`mean seed sd` is the mean over those objectives of the sd over seeds. A `gap / sd` below about 2 "
-        "means the objectives are not distinguishable with these seeds. The paired column compares best and worst "
-        "within each seed (same initial encoder, same attacked records), which removes the spread that comes "
-        "from the seed's attack subset.", "",
-        "![AUROC against epsilon](robustness.png)", "",
-        "Files: `runs.csv` (every run and condition), `summary.csv` (mean / sd / number of seeds).", ""]
-    if busy:
-        lines[1:1] = ["", f"**Incomplete**: {len(busy)} run(s) were still being computed by other processes "
-                          f"({', '.join(busy)}); rerun the command when they are done."]
-    return "\n".join(lines)
+    return StudySpec(seeds=tuple(args.seeds), encoder=args.encoder, steps=args.steps, batch_size=args.batch_size,
+                     lr=args.lr, attacks=tuple(args.attacks), eps_unit=args.eps_unit, pgd_steps=args.pgd_steps,
+                     attack_n=args.attack_n)

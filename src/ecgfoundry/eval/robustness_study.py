@@ -24,13 +24,35 @@ highest-scoring class is one of their labels (multi-label tasks; records with no
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["probe_and_attack", "runs_table", "summarize", "markdown_table", "plot_curves"]
+__all__ = ["UNTRAINED", "StudySpec", "probe_and_attack", "untrained_control", "runs_table", "summarize",
+           "markdown_table", "plot_curves", "paired_difference", "gap_lines", "study_report"]
+
+UNTRAINED = "untrained"
+"""The control: the encoder at the random initialisation every objective of a seed starts from (the
+encoder is the first module built after ``torch.manual_seed(seed)``), probed and attacked without
+any pretraining."""
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """The settings of a contrastive-robustness study that its report states."""
+
+    seeds: tuple[int, ...]
+    encoder: str
+    steps: int                           # pretraining steps of every objective
+    batch_size: int
+    lr: float
+    attacks: tuple[str, ...]             # "fgsm", "pgd"
+    eps_unit: str
+    pgd_steps: int
+    attack_n: int | None                 # attacked test records (seeded subsample); None: all
 
 
 def _subset(n: int, attack_n: int | None, seed: int) -> np.ndarray:
@@ -101,6 +123,24 @@ def probe_and_attack(model, store, label_set: str | None = None, seed: int = 0, 
             "n_val": int(len(idx["val"])), "n_test": int(len(idx["test"])), "n_attack": int(len(sub)),
             "probe": {"best_epoch": int(probe.best_epoch_), "val_auroc": float(probe.best_score_)},
             "clean": clean, "curve": curve}
+
+
+def untrained_control(model_cfg, store, label_set: str | None, seed: int, attacks: Sequence[str] = ("fgsm", "pgd"),
+                      eps: Sequence[float] = (0.01, 0.03, 0.1), eps_unit: str = "mV", pgd_steps: int = 10,
+                      attack_n: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """:func:`probe_and_attack` on the model ``model_cfg`` builds right after ``torch.manual_seed(seed)``
+    (the initial weights every objective of that seed starts from), untrained; tagged
+    ``objective = UNTRAINED``, ``steps = 0``."""
+    import torch
+
+    from ecgfoundry.models.registry import create_model
+
+    torch.manual_seed(seed)  # as the trainer does before building any model: the same initial encoder
+    model = create_model(model_cfg)
+    res = probe_and_attack(model, store, label_set, seed, attacks, eps, eps_unit, pgd_steps=pgd_steps,
+                           attack_n=attack_n, progress=progress)
+    res.update(objective=UNTRAINED, seed=seed, steps=0, pretrain_wall_s=0.0)
+    return res
 
 
 def _num(x) -> float:
@@ -203,3 +243,81 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "", eps_unit
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
+
+
+def paired_difference(table, attack: str, eps: float, best: str, worst: str) -> str:
+    """``mean ± sd`` over seeds of the per-seed difference best - worst (same seed: same initial
+    encoder, same attack records) and how many seeds agree in sign."""
+    t = table[(table["attack"] == attack) & (table["eps"] == eps)]
+    a = t[t["objective"] == best].set_index("seed")["auroc"]
+    b = t[t["objective"] == worst].set_index("seed")["auroc"]
+    d = (a - b).dropna()
+    if d.empty:
+        return "n/a"
+    sd = f" ± {d.std():.3f}" if len(d) > 1 else ""
+    return f"{d.mean():+.3f}{sd} ({int((d > 0).sum())}/{len(d)} seeds > 0)"
+
+
+def gap_lines(summary, table, attack_set_is_test: bool) -> list[str]:
+    """Per condition: the spread of the pretrained objectives' mean AUROC next to the typical
+    seed-to-seed sd, the paired (per-seed) difference of the best and worst, and the untrained control."""
+    lines = ["| condition | best objective | worst objective | gap of means | mean seed sd | gap / sd | "
+             "paired best - worst | untrained |", "|---|---|---|---|---|---|---|---|"]
+    for (attack, eps), part in summary.groupby(["attack", "eps"], sort=False):
+        part = part[part["auroc_mean"].notna()]
+        control = part[part["objective"] == UNTRAINED]
+        part = part[part["objective"] != UNTRAINED]
+        if part.empty or (attack_set_is_test and attack == "none"):
+            continue
+        best = part.loc[part["auroc_mean"].idxmax()]
+        worst = part.loc[part["auroc_mean"].idxmin()]
+        gap = float(best["auroc_mean"] - worst["auroc_mean"])
+        sd = float(part["auroc_sd"].mean())
+        ratio = f"{gap / sd:.1f}" if math.isfinite(sd) and sd > 0 else "n/a"
+        sd_text = f"{sd:.3f}" if math.isfinite(sd) else "n/a (one seed)"
+        ctrl = "-" if control.empty else f"{float(control['auroc_mean'].iloc[0]):.3f}"
+        name = {"clean": "clean (all test)", "none": "clean (attack set)"}.get(attack, f"{attack.upper()} {eps:g}")
+        paired = paired_difference(table, attack, eps, best["objective"], worst["objective"])
+        lines.append(f"| {name} | {best['objective']} ({best['auroc_mean']:.3f}) | {worst['objective']} "
+                     f"({worst['auroc_mean']:.3f}) | {gap:.3f} | {sd_text} | {ratio} | {paired} | {ctrl} |")
+    return lines
+
+
+def study_report(spec: StudySpec, command: str, store, label_set, results, summary, table, run_seconds: float,
+                 elapsed: float, busy: list[str] | None = None) -> str:
+    """The study's ``report.md``: the command that reproduces it, the data and settings, the AUROC and
+    accuracy tables (:func:`markdown_table`), the gaps between objectives next to the seed spread
+    (:func:`gap_lines`) and the figure."""
+    r0 = results[0] if results else {}
+    same = spec.attack_n is None
+    lines = [
+        "# Contrastive-loss robustness study", "",
+        "Command (seeds " + ", ".join(map(str, spec.seeds)) + "):", "", "```", command, "```", "",
+        f"- data: `{store.name}` ({store.path}), label set `{label_set}`, {r0.get('n_train', '?')} train / "
+        f"{r0.get('n_val', '?')} validation / {r0.get('n_test', '?')} test records; attacks on "
+        f"{r0.get('n_attack', '?')} test records" + (" (seeded subsample, the same for every objective of a seed)"
+                                                      if spec.attack_n else ""),
+        f"- every objective: encoder `{spec.encoder}`, {spec.steps} steps, batch {spec.batch_size}, lr {spec.lr:g} "
+        f"(AdamW, warm-up + cosine), the same seed for pretraining, probe and attacks",
+        "- probe: linear, frozen pooled encoder features, 100 % of the training split, epoch chosen on validation "
+        "macro AUROC; accuracy is top-1 (highest-scoring class among the record's labels)",
+        f"- attacks: {', '.join(a.upper() for a in spec.attacks)}, L-inf, eps in {spec.eps_unit}, PGD {spec.pgd_steps} "
+        "steps (step 2.5 eps / steps, random start); the probe's BCE is maximised through the frozen encoder",
+        f"- compute: {run_seconds / 60:.1f} min of wall time summed over the runs (pretraining, probe, "
+        f"attacks; runs computed in parallel processes overlap), {elapsed / 60:.1f} min wall in the invocation "
+        "that wrote this report",
+        "", "## Macro AUROC (mean ± sd over seeds)", "", markdown_table(summary, "auroc", spec.eps_unit, same), "",
+        "## Top-1 accuracy (mean ± sd over seeds)", "", markdown_table(summary, "accuracy", spec.eps_unit, same), "",
+        "## Differences between objectives next to the seed-to-seed spread (macro AUROC)", "",
+        *gap_lines(summary, table, same), "",
+        "Best and worst among the pretrained objectives (the untrained control is its own column); "
+        "`mean seed sd` is the mean over those objectives of the sd over seeds. A `gap / sd` below about 2 "
+        "means the objectives are not distinguishable with these seeds. The paired column compares best and worst "
+        "within each seed (same initial encoder, same attacked records), which removes the spread that comes "
+        "from the seed's attack subset.", "",
+        "![AUROC against epsilon](robustness.png)", "",
+        "Files: `runs.csv` (every run and condition), `summary.csv` (mean / sd / number of seeds).", ""]
+    if busy:
+        lines[1:1] = ["", f"**Incomplete**: {len(busy)} run(s) were still being computed by other processes "
+                          f"({', '.join(busy)}); rerun the command when they are done."]
+    return "\n".join(lines)
