@@ -145,32 +145,54 @@ def test_removal_costs_match_a_record_by_record_loop():
                 assert abs(float(costs[k, i]) - float(0.5 * (row + col) + model.cfg.lambda_cons * cons)) < 1e-4
 
 
-def test_score_masker_step_is_reinforce_on_the_drawn_removals():
-    """The masker step's gradient equals -mean(adv * grad log P(draw)) recomputed from the same draws."""
+def test_score_masker_step_climbs_the_exact_expected_cost():
+    """The masker step's gradient, checked against the quantity it estimates rather than a retyped
+    estimator: with a cost whose expectation has a closed form (removal cost = sum over removed leads of
+    a fixed weight w_lead), E[cost] = sum_lead w_lead p_lead, whose derivative along any direction of
+    the masker's parameters is taken by central finite differences of the removal probabilities. A
+    masker update (minus the loss gradient) must point up that exact gradient: along 12 random
+    directions the directional derivatives and the estimate's projections are almost perfectly
+    anti-correlated (measured -0.994 with 256 draws; a flipped sign gives +0.99, no log-likelihood
+    gradient gives 0)."""
     torch.manual_seed(0)
-    model = create_model("scar-leadmask", **TINY).train()
+    model = create_model("scar-leadmask", masker={"samples": 256}, **TINY).train()
     x = torch.randn(5, 12, 500, generator=torch.Generator().manual_seed(2))
     obs = torch.ones_like(x, dtype=torch.bool)
-    losses = model.forward_losses(x, obs, TEXTS, "masker", generator=torch.Generator().manual_seed(3))
-    losses["loss"].backward()
-    got = [p.grad.clone() for p in model.masker_parameters()]
-    for p in model.masker_parameters():
-        p.grad = None
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        emb, tobs = model.encoder.embed_tokens(x, obs)
-        h = model.encoder.encode_tokens(emb, tobs)
-        e_full = model.ecg_proj(model.pool(h, tobs))
-        u = F.normalize(model.text_features(TEXTS), dim=-1)
-    draws = model.masker.sample(h, tobs, model.cfg.masker.samples, generator=g)
-    with torch.no_grad():
-        costs = model.removal_costs(emb, tobs, u, model.scale(), e_full, draws.removed)
-    k = costs.shape[0]
-    adv = torch.stack([costs[j] - (costs.sum(0) - costs[j]) / (k - 1) for j in range(k)])
-    (-(adv / adv.std() * draws.log_prob).mean()).backward()
-    for a, b in zip(got, (p.grad for p in model.masker_parameters())):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
-    assert sum(float(a.abs().sum()) for a in got) > 0
+    w_lead = torch.linspace(-1, 1, 12)[torch.randperm(12, generator=torch.Generator().manual_seed(4))]
+    seen, real_sample = {}, model.masker.sample
+
+    def spy(tokens, token_observed, n, generator=None):  # the masker's input, to re-evaluate p below
+        seen["h"], seen["tobs"] = tokens.detach().clone(), token_observed.clone()
+        return real_sample(tokens, token_observed, n, generator)
+
+    def lead_cost(x_, tobs, u, scale, e_full, removed):  # (K, N): fixed weight per removed lead
+        n_time = removed.shape[-1] // 12
+        return (removed.float() * w_lead.repeat_interleave(n_time)).sum(-1) / n_time
+
+    model.masker.sample = spy
+    model.removal_costs = lead_cost
+    model.forward_losses(x, obs, TEXTS, "masker", generator=torch.Generator().manual_seed(3))["loss"].backward()
+    params = model.masker_parameters()
+    grad = [p.grad.clone() for p in params]
+    n_time = seen["tobs"].shape[-1] // 12
+
+    def expected_cost(step, direction):
+        with torch.no_grad():
+            for p, d in zip(params, direction):
+                p.add_(step * d)
+            prob = real_sample(seen["h"], seen["tobs"], 1, torch.Generator().manual_seed(0)).prob
+            for p, d in zip(params, direction):
+                p.sub_(step * d)
+        return float((prob * w_lead.repeat_interleave(n_time)).sum() / n_time)
+
+    gen = torch.Generator().manual_seed(9)
+    exact, estimate = [], []
+    for _ in range(12):
+        d = [torch.randn(p.shape, generator=gen) for p in params]
+        exact.append((expected_cost(1e-3, d) - expected_cost(-1e-3, d)) / 2e-3)
+        estimate.append(float(sum((g * dd).sum() for g, dd in zip(grad, d))))
+    r = float(torch.corrcoef(torch.tensor([exact, estimate]))[0, 1])
+    assert r < -0.95, (r, exact, estimate)
 
 
 def test_score_model_step_removes_whole_leads_hard():
