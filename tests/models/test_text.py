@@ -46,7 +46,11 @@ def tiny_bert(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert")
     vocab = folder / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS) + "\n")
-    BertTokenizerFast(vocab_file=str(vocab)).save_pretrained(folder)
+    # from_pretrained reads vocab.txt in every transformers version (transformers 5 ignores vocab_file=,
+    # which left every word [UNK])
+    tok = BertTokenizerFast.from_pretrained(folder)
+    assert tok.convert_ids_to_tokens(tok("sinus rhythm")["input_ids"]) == ["[CLS]", "sinus", "rhythm", "[SEP]"]
+    tok.save_pretrained(folder)
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64, max_position_embeddings=160)
@@ -97,9 +101,19 @@ def test_finetune_top_n_layers(tiny_bert):
 
 @needs_transformers
 def test_truncation_to_max_tokens(tiny_bert):
+    """With max_tokens = 8 ([CLS], 6 word pieces, [SEP]) only the first 6 word pieces count: texts that
+    share their first 6 words (at least 6 pieces) embed identically whatever follows; a change in the
+    first word still shows, and without the limit the tails show too."""
+    prefix = "sinus rhythm with left axis deviation"
+    a, b = prefix + " normal" * 200, prefix + " fibrillation" * 200
+    c = "atrial" + a[len("sinus"):]
     enc = TextEncoder(TextConfig(model=str(tiny_bert), max_tokens=8))
-    long = " ".join(["sinus rhythm"] * 200)
-    assert enc.encode([long]).shape == (1, 32)
+    e = enc.encode([a, b, c])
+    assert e.shape == (3, 32)
+    torch.testing.assert_close(e[0], e[1])
+    assert not torch.allclose(e[0], e[2], atol=1e-4)
+    full = TextEncoder(TextConfig(model=str(tiny_bert), max_tokens=128)).encode([a, b])
+    assert not torch.allclose(full[0], full[1], atol=1e-4)
 
 
 def test_missing_folder_error_says_where_to_put_weights(tmp_path):
