@@ -111,7 +111,9 @@ def test_clef_reads_metadata_and_missing_metadata_is_ntxent():
     model = _model("clef").train()
     x, m = _batch()
     with_meta = model.forward_losses(x, m, generator=torch.Generator().manual_seed(0), meta=META)
-    assert 0 < float(with_meta["known_pairs"]) <= 1 and float(with_meta["clinical"].detach()) > 0
+    # a pair is known when the two records share at least one known feature: every ordered pair of the
+    # 6 records except (2, 3) and (3, 2) (record 2 has only sex, record 3 only age): 28 of 30
+    assert float(with_meta["known_pairs"]) == pytest.approx(28 / 30) and float(with_meta["clinical"].detach()) > 0
     no_meta = model.forward_losses(x, m, generator=torch.Generator().manual_seed(0))
     assert float(no_meta["known_pairs"]) == 0.0 and float(no_meta["clinical"].detach()) == 0.0
     torch.manual_seed(0)

@@ -154,7 +154,16 @@ def test_token_importance_weights_are_the_pooling_weights(scar_model):
         z = torch.nn.functional.normalize(scar_model.ecg_proj(torch.as_tensor(ti.before.ravel(), dtype=h.dtype) @ h),
                                           dim=-1)
         assert torch.allclose(z, scar_model.encode_ecg(xt, ot)[0], atol=1e-5)
-    assert -1 <= ti.cosine <= 1 and ti.patch_seconds == pytest.approx(0.5)
+    assert ti.patch_seconds == pytest.approx(0.5)
+    # the cosine to the full view, recomputed by removing the tokens' samples from the record itself
+    from ecgfoundry.eval.masker_attack import token_removal_to_signal
+
+    gone = token_removal_to_signal(ti.removed.reshape(1, -1), 12, x.shape[-1], 50)[0]
+    x_rem, obs_rem = np.where(gone, 0, x).astype(np.float32), obs & ~gone
+    with torch.no_grad():
+        z_rem = scar_model.encode_ecg(torch.as_tensor(x_rem[None]), torch.as_tensor(obs_rem[None]))[0]
+        assert ti.cosine == pytest.approx(float(z_rem @ scar_model.encode_ecg(xt, ot)[0]), abs=1e-4)
+    assert ti.cosine < 0.9999  # the removal changed the embedding
 
 
 def test_token_importance_without_selector_or_masker():
