@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ecgfoundry.models.config import TextConfig
+from ecgfoundry.models.config import ConfigError, TextConfig
 from ecgfoundry.models.text import (HashingTextEncoder, TextEncoder, build_text_encoder, normalize_report,
                                     resolve_text_model)
 
@@ -162,3 +162,26 @@ def test_packaged_minilm(monkeypatch):
 
     ref = torch.as_tensor(load_model("cpu").encode(["normal sinus rhythm"], convert_to_numpy=True))
     torch.testing.assert_close(e[0:1], F.normalize(ref, dim=-1), rtol=1e-4, atol=1e-4)
+
+
+def test_split_sentences():
+    from ecgfoundry.models.text import split_sentences
+
+    assert split_sentences("normal ecg. sinus rhythm.") == ["normal ecg", "sinus rhythm"]
+    assert split_sentences("a; b!  c\nd") == ["a", "b", "c", "d"]
+    assert split_sentences("no period") == ["no period"] and split_sentences("") == []
+
+
+@needs_transformers
+def test_sentence_pooling_is_the_mean_of_unit_sentence_embeddings(tiny_bert):
+    import torch.nn.functional as F
+
+    plain = TextEncoder(TextConfig(model=str(tiny_bert), mode="frozen"))
+    pooled = TextEncoder(TextConfig(model=str(tiny_bert), mode="frozen", pooling="sentences"))
+    got = pooled.encode(["Sinus rhythm. Atrial fibrillation.", "sinus rhythm"])
+    parts = F.normalize(plain.encode(["sinus rhythm", "atrial fibrillation"]), dim=-1)
+    torch.testing.assert_close(got[0], parts.mean(0))
+    torch.testing.assert_close(got[1], parts[0])            # one statement == the prompt of that statement
+    assert not torch.allclose(plain.encode(["sinus rhythm. atrial fibrillation."])[0], got[0])
+    with pytest.raises(ConfigError, match="pooling"):
+        TextConfig(model=str(tiny_bert), mode="finetune", pooling="sentences")

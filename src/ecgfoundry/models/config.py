@@ -226,6 +226,7 @@ class TextConfig(_ConfigBase):
     max_tokens: int = 128               # reports are truncated to this many tokens
     cache_dir: str | None = None        # on-disk embedding cache for frozen mode (None: in memory only)
     allow_download: bool = False        # let transformers download a hub id (off: HF_HUB_OFFLINE semantics)
+    pooling: str = "text"               # "text": embed the whole text | "sentences": mean of its sentences' unit embeddings
     hashing_dim: int = 64               # width of the hashing encoder
     hashing_buckets: int = 4096         # hash buckets of the hashing encoder
 
@@ -241,6 +242,10 @@ class TextConfig(_ConfigBase):
         if self.cache_dir is not None and not isinstance(self.cache_dir, str):
             raise ConfigError("cache_dir", f"must be a folder path or null, got {self.cache_dir!r}")
         _bool("allow_download", self.allow_download)
+        _choice("pooling", self.pooling, ("text", "sentences"))
+        if self.pooling == "sentences" and (self.kind != "transformers" or self.mode != "frozen"):
+            raise ConfigError("pooling", f"'sentences' needs a frozen transformers encoder (kind='transformers', "
+                                         f"mode='frozen'), got kind={self.kind!r}, mode={self.mode!r}")
         _positive_int("hashing_dim", self.hashing_dim)
         _positive_int("hashing_buckets", self.hashing_buckets)
 

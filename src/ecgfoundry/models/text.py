@@ -164,8 +164,27 @@ def _layer_list(model: nn.Module, n_layers: int) -> nn.ModuleList:
     raise ValueError("cannot find the transformer layers of the text model to fine-tune")
 
 
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a normalised report, without their final punctuation (empty ones dropped).
+
+    >>> split_sentences("normal ecg. sinus rhythm.")
+    ['normal ecg', 'sinus rhythm']
+    """
+    parts = (p.strip().rstrip(".;!?").strip() for p in _SENTENCE_END.split(text))
+    return [p for p in parts if p]
+
+
 class TextEncoder(nn.Module):
     """A transformers text encoder with mean pooling, frozen (cached) or top-n fine-tuned.
+
+    With ``cfg.pooling == "sentences"`` (frozen mode) a text is embedded as the mean of the
+    L2-normalised embeddings of its sentences, each embedded (and cached) alone. A report made of
+    several statements ("normal ECG. sinus rhythm.") then lies in the same space as one statement or
+    a class prompt ("normal ECG"), which is what zero-shot classification compares it with; and a few
+    hundred distinct sentences cover the many thousand distinct statement combinations.
 
     Parameters
     ----------
@@ -234,6 +253,21 @@ class TextEncoder(nn.Module):
         norm = [normalize_report(t) for t in texts]
         if not self.frozen:
             return self._forward(norm)
+        if self.cfg.pooling == "sentences":
+            return self._sentence_mean(norm, batch_size)
+        return self._cached(norm, batch_size)
+
+    def _sentence_mean(self, norm: list[str], batch_size: int) -> Tensor:
+        sentences = [split_sentences(t) or [t] for t in norm]
+        flat = [s for ss in sentences for s in ss]
+        emb = torch.nn.functional.normalize(self._cached(flat, batch_size), dim=-1)
+        owner = torch.repeat_interleave(torch.arange(len(norm), device=emb.device),
+                                        torch.tensor([len(ss) for ss in sentences], device=emb.device))
+        out = torch.zeros(len(norm), emb.shape[1], dtype=emb.dtype, device=emb.device)
+        out.index_add_(0, owner, emb)
+        return out / torch.tensor([len(ss) for ss in sentences], dtype=emb.dtype, device=emb.device)[:, None]
+
+    def _cached(self, norm: list[str], batch_size: int) -> Tensor:
         out: list[np.ndarray | None] = [self.cache.get(t) for t in norm]
         missing = sorted({t for t, v in zip(norm, out) if v is None})
         with torch.no_grad():
