@@ -8,7 +8,9 @@
    hard masks) with CMRS, the linear probe at 1 / 10 / 100 %, FGSM / PGD curves and SCAR's masker as
    a test-time attack;
 5. a small holistic benchmark of the two frozen encoders (probes with cross-validation, geometry);
-6. write ``report.html`` and ``report.md`` into the demo folder and print where they are.
+6. write ``report.html`` and ``report.md`` into the demo folder and print where they are;
+7. run a shipped pretrained model (``ecgfoundry models list``) on real ECGs: zero-shot on the PTB-XL
+   test fold when ``../shared/data/ptbxl`` (or ``$ECGFOUNDRY_DATA/ptbxl``) is present, otherwise a note.
 
 Every step is an ``ecgfoundry`` command; the commands, their durations and the versions are written to
 ``provenance.json`` so the report can say exactly what was run. On 2 CPU cores it takes about
@@ -86,7 +88,7 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
             "data": str(data), "label_set": "synthetic",
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"n_records": n, "pretrain_steps": steps, "encoder": encoder, "reference": ref_encoder}}
-    total = 9 if bench else 8
+    total = 10 if bench else 9
     step = _Steps(out, total, meta)
     common = ["--cache-root", str(cache)]
     step(f"generate {n} synthetic 12-lead ECGs (100 Hz, 10 s, seed {seed})",
@@ -120,12 +122,41 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
               "--classifiers", "logistic_regression,decision_tree", "--folds", "5", "--pooling", "mean",
               "--workers", "2", "--seed", str(seed), *common])
     step("write the report", ["report", "--run", str(out), "--seed", str(seed)])
+    _shipped_on_real_data(step, out, seed, common, quick)
     step.save(finished=True)
     html = (out / "report.html").resolve()
     print(f"\ndemo finished in {time.perf_counter() - step.start:.0f} s")
     print(f"report: {html}\n        {(out / 'report.md').resolve()}")
     print(f"open it with:  xdg-open {html}   (or any browser)")
     return 0
+
+
+def real_ptbxl() -> Path | None:
+    """The real PTB-XL folder beside the project (``$ECGFOUNDRY_DATA/ptbxl`` or ``../shared/data/ptbxl``)."""
+    import os
+
+    for root in (os.environ.get("ECGFOUNDRY_DATA"), "../shared/data"):
+        if root and (Path(root) / "ptbxl" / "ptbxl_database.csv").exists():
+            return Path(root) / "ptbxl"
+    return None
+
+
+def _shipped_on_real_data(step, out: Path, seed: int, common: list[str], quick: bool) -> None:
+    from ecgfoundry.pretrained import list_pretrained
+
+    shipped = list_pretrained()
+    ptbxl = real_ptbxl()
+    if not shipped or ptbxl is None:
+        why = "no shipped model in this build" if not shipped else "no real PTB-XL beside the project"
+        print(f"\nnote: skipped the shipped model on real ECGs ({why}; put PTB-XL in ../shared/data/ptbxl "
+              f"or set ECGFOUNDRY_DATA)")
+        step.total -= 1
+        return
+    name = "ptbxl-scar" if "ptbxl-scar" in shipped else shipped[0]
+    step(f"shipped model {name} on the real PTB-XL test fold (zero-shot, superdiagnostic)",
+         ["evaluate", "--model", name, "--data", str(ptbxl), "--label-set", "superdiagnostic", "--protocol", "zeroshot",
+          "--n-boot", "100" if quick else "200", "--seed", str(seed), "--out", str(out / "real-data" / name),
+          *common])
 
 
 def main(argv: list[str] | None = None) -> int:
