@@ -61,3 +61,35 @@ def test_the_loop_calls_after_step_once_per_model_step(tmp_path, synth_store, mo
     cfg = get_model_config("byol", encoder="transformer-tiny")
     pretrain(cfg, TrainConfig(steps=3, batch_size=8, warmup_steps=1), synth_store, tmp_path / "run", progress=False)
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize("preset, augmented", [("clip", True), ("simclr", False)])
+def test_the_loop_augments_exactly_the_models_that_do_not_draw_their_own_views(tmp_path, synth_store, monkeypatch,
+                                                                               preset, augmented):
+    """ECG-text models get the loop's missingness augmentation (leads dropped, one zeroed span per lead);
+    a SelfSupervisedModel (own_augmentation) gets the stored records as they are."""
+    from ecgfoundry.models.ecg_text import ECGTextModel
+    from ecgfoundry.models.ssl_model import SSLModel
+
+    seen = []
+    cls = SSLModel if preset == "simclr" else ECGTextModel
+    real = cls.forward_losses
+
+    def spy(self, signal, observed, *a, **k):
+        seen.append(observed.detach().clone())
+        return real(self, signal, observed, *a, **k)
+
+    monkeypatch.setattr(cls, "forward_losses", spy)
+    cfg = get_model_config(preset, encoder="transformer-tiny",
+                           **({} if preset == "simclr" else {"text": TextConfig(kind="hashing")}))
+    pretrain(cfg, TrainConfig(steps=2, batch_size=8, warmup_steps=1, lead_drop_p=0.5), synth_store, tmp_path / "run",
+             progress=False)
+    observed = torch.cat(seen)
+    stored_fraction = float(synth_store.batch(list(range(16))).observed.mean())   # the synthetic records: 1.0
+    lead_dropped = ~observed.any(-1)                                                # (N, 12) whole leads gone
+    if augmented:  # half the leads dropped on average, and a 5-10 % span zeroed in every kept lead
+        missing = 1 - observed.float().mean(-1)                                    # (N, 12) per lead
+        assert 0.3 < float(lead_dropped.float().mean()) < 0.7
+        assert ((missing[~lead_dropped] >= 0.05 - 1e-3) & (missing[~lead_dropped] <= 0.10 + 1e-3)).all()
+    else:
+        assert not lead_dropped.any() and float(observed.float().mean()) == stored_fraction == 1.0
