@@ -33,3 +33,13 @@ class EcgDataError(ValueError):
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT / SIGTERM during training: a checkpoint was saved at ``step`` in ``checkpoint``; the
+    run can be continued with ``--resume``."""
+
+    def __init__(self, message: str, step: int = 0, checkpoint: str | None = None):
+        super().__init__(message)
+        self.step = step
+        self.checkpoint = checkpoint

@@ -122,7 +122,8 @@ def register(sub) -> None:
     d.add_argument("--fs", type=float, default=None,
                    help="harmonised sampling rate (default: the checkpoints' rate, else 100)")
     d.add_argument("--seconds", type=float, default=10.0, help="harmonised length in s (default 10)")
-    d.add_argument("--cache-root", type=Path, default=Path("runs/cache"), help="where dataset caches go")
+    d.add_argument("--cache-root", type=Path, default=None,
+                   help="where dataset caches go (default: $ECGFOUNDRY_CACHE/stores, else ~/.cache/ecgfoundry/stores)")
     d.add_argument("--synthetic-n", type=int, default=2000, help="records of the synthetic default (default 2000)")
     d.add_argument("--batch-size", type=int, default=64, help="records per embedding pass (default 64)")
     d.add_argument("--device", default="cpu", help="torch device for embedding (default cpu)")

@@ -71,7 +71,8 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
     p.add_argument("--seconds", type=float, default=10.0, help="harmonised length (default 10)")
-    p.add_argument("--cache-root", type=Path, default=Path("runs/cache"), help="where dataset caches go")
+    p.add_argument("--cache-root", type=Path, default=None,
+                   help="where dataset caches go (default: $ECGFOUNDRY_CACHE/stores, else ~/.cache/ecgfoundry/stores)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 

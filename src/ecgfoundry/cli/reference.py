@@ -38,7 +38,8 @@ def register(sub) -> None:
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when available)")
     t.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
     t.add_argument("--seconds", type=float, default=10.0, help="harmonised length (default 10)")
-    t.add_argument("--cache-root", type=Path, default=Path("runs/cache"), help="where dataset caches go")
+    t.add_argument("--cache-root", type=Path, default=None,
+                   help="where dataset caches go (default: $ECGFOUNDRY_CACHE/stores, else ~/.cache/ecgfoundry/stores)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=run_train)

@@ -94,7 +94,8 @@ def register(sub) -> None:
                    help="attack a seeded subsample of this many test records (default: all)")
     c.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
     c.add_argument("--seconds", type=float, default=10.0, help="harmonised length (default 10)")
-    c.add_argument("--cache-root", type=Path, default=Path("runs/cache"), help="where dataset caches go")
+    c.add_argument("--cache-root", type=Path, default=None,
+                   help="where dataset caches go (default: $ECGFOUNDRY_CACHE/stores, else ~/.cache/ecgfoundry/stores)")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=run_contrastive_robustness)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

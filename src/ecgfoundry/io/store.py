@@ -74,14 +74,17 @@ def harmonize(signal: np.ndarray, observed: np.ndarray, fs: float, spec: Harmoni
 
 
 def build_store(source: RecordSource, out: str | Path, spec: HarmonizeSpec = HarmonizeSpec(),
-                errors: str = "skip", progress: bool = True, overwrite: bool = False) -> "ArrayStore":
+                errors: str = "skip", progress: bool = True, overwrite: bool = False,
+                info: dict | None = None) -> "ArrayStore":
     """Read every record of ``source``, harmonise it and write a store folder at ``out``.
 
     The store is written to a temporary folder beside ``out`` and renamed at the end, so an
     interrupted run never leaves a half-written store that looks complete. Unreadable records are
     skipped (``errors="skip"``) and listed in ``store.json`` under ``skipped``; ``errors="raise"``
-    stops at the first one.
+    stops at the first one. ``info`` adds entries to ``store.json`` (the format and reader options
+    :func:`open_store` built it with).
     """
+    extra_info = dict(info or {})
     out = Path(out)
     if out.exists():
         if not overwrite:
@@ -135,6 +138,7 @@ def build_store(source: RecordSource, out: str | Path, spec: HarmonizeSpec = Har
         np.save(tmp / f"labels_{name}.npy", y)
         label_sets[name] = {"classes": list(ls.classes), "description": ls.description}
     info = {
+        **extra_info,
         "ecgfoundry_store": STORE_VERSION,
         "dataset": source.name,
         "reader": type(source).__name__,
@@ -148,6 +152,7 @@ def build_store(source: RecordSource, out: str | Path, spec: HarmonizeSpec = Har
                     for p in list(source.row_problems) + list(source.problems)],
         "notes": list(getattr(source, "notes", [])),
         "build_seconds": round(time.perf_counter() - start, 3),
+        "text_source": getattr(source, "text_source", None),
     }
     (tmp / "store.json").write_text(json.dumps(info, indent=2))
     tmp.rename(out)
@@ -184,11 +189,25 @@ class ArrayStore:
         for name, arr in (("signal.npy", self.signal), ("observed.npy", self.observed)):
             if arr.shape != shape:
                 raise EcgDataError(self.path / name, "shape", f"{arr.shape}, store.json says {shape}")
+        self.text_source = self.info.get("text_source")
         self.table = pd.read_csv(self.path / "records.csv", dtype={"record_id": str, "patient_id": str,
                                                                     "codes": str, "text": str},
                                  keep_default_na=False, na_values={"age": [""], "fold": [""]})
         if len(self.table) != n:
             raise EcgDataError(self.path / "records.csv", None, f"{len(self.table)} rows, store.json says {n}")
+
+    def use_texts(self, text_source: str) -> None:
+        """Pair the records with the texts of ``text_source`` from ``texts/SOURCE.csv`` (written by
+        :func:`attach_texts`); records that file lacks get no text."""
+        p = self.path / "texts" / f"{text_source}.csv"
+        if not p.exists():
+            raise EcgDataError(p, None, f"no texts of {text_source!r} in this cache")
+        t = pd.read_csv(p, dtype={"record_id": str, "text": str}, keep_default_na=False)
+        if not {"record_id", "text"} <= set(t.columns):
+            raise EcgDataError(p, "record_id", "needs the columns record_id and text")
+        texts = dict(zip(t["record_id"], t["text"]))
+        self.table["text"] = [texts.get(r, "") for r in self.table["record_id"].astype(str)]
+        self.text_source = text_source
 
     def _load(self, name: str) -> np.ndarray:
         p = self.path / name
@@ -246,39 +265,134 @@ class ArrayStore:
                         ids=[f"{self.name}/{r}" for r in self.table["record_id"].iloc[idx]], meta=meta)
 
 
-def open_store(path: str | Path, spec: HarmonizeSpec = HarmonizeSpec(), cache_root: str | Path = "runs/cache",
-               format: str | None = None, progress: bool = True, **reader_kwargs) -> ArrayStore:
+def store_name(path: Path, fmt: str, spec: HarmonizeSpec, reader_kwargs: dict) -> str:
+    """The cache folder name of a dataset folder: its name, format and harmonisation, and a hash of
+    the resolved path, the harmonisation and the reader options (the text source excluded: texts
+    are kept apart from signals, in the store's ``texts/`` folder)."""
+    import hashlib
+
+    key = json.dumps([str(path.resolve()), fmt, spec.fs, spec.seconds, spec.crop,
+                      sorted((k, str(v)) for k, v in reader_kwargs.items())])
+    return f"{path.resolve().name}-{fmt}-{spec.fs:g}hz-{spec.seconds:g}s-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def _legacy_store(path: Path, fmt: str, spec: HarmonizeSpec, reader_kwargs: dict) -> Path | None:
+    """A cache built before caches moved out of the current directory (``./runs/cache``, keyed
+    with the text source): reused when present, so existing caches are not built again."""
+    from ecgfoundry.cache import LEGACY_STORES
+
+    old = LEGACY_STORES / store_name(path, fmt, spec, reader_kwargs)
+    return old if (old / "store.json").exists() else None
+
+
+def _announce(message: str, enabled: bool) -> None:
+    if enabled:
+        import sys
+
+        print(message, file=sys.stderr)
+
+
+def attach_texts(store: "ArrayStore", text_source: str, announce: bool = True) -> "ArrayStore":
+    """Pair ``store``'s records with the texts of ``text_source`` (PTB-XL ``report`` /
+    ``report_en`` / ``statements``; a WFDB folder's ``text`` / ``labels``).
+
+    The texts of a source are written once into ``STORE/texts/SOURCE.csv`` (record_id, text) from
+    the dataset folder the store was built from, and read from there afterwards; the signals are
+    shared by every text source.
+
+    Raises
+    ------
+    EcgDataError
+        The store holds other texts and its dataset folder is not there to read them from.
+    """
+    if store.info.get("text_source") == text_source:
+        return store
+    texts_csv = store.path / "texts" / f"{text_source}.csv"
+    if not texts_csv.exists():
+        source_dir = Path(store.info["source"]) if store.info.get("source") else None
+        if source_dir is None or not source_dir.is_dir():
+            built = store.info.get("text_source") or "the reader's default"
+            raise EcgDataError(store.path, "text_source",
+                               f"this cache holds the texts of {built}, not {text_source!r}, and the dataset "
+                               f"it was built from ({store.info.get('source')}) is not there to read them: "
+                               f"pass the dataset folder as --data, or drop --text-source")
+        from ecgfoundry.io.detect import open_dataset
+
+        fmt = store.info.get("format")
+        options = dict(store.info.get("reader_options") or {})
+        try:
+            reader = open_dataset(source_dir, fmt, text_source=text_source, **options)
+        except ValueError as exc:
+            raise EcgDataError(store.path, "text_source", str(exc)) from None
+        table = reader.table[["record_id", "text"]].copy()
+        table["record_id"] = table["record_id"].astype(str)
+        table["text"] = table["text"].fillna("").astype(str)
+        texts_csv.parent.mkdir(parents=True, exist_ok=True)
+        tmp = texts_csv.with_name(texts_csv.name + ".tmp")
+        table.to_csv(tmp, index=False)
+        tmp.replace(texts_csv)
+        _announce(f"texts ({text_source}) of {store.path.name}: {texts_csv}", announce)
+    store.use_texts(text_source)
+    return store
+
+
+def open_store(path: str | Path, spec: HarmonizeSpec = HarmonizeSpec(), cache_root: str | Path | None = None,
+               format: str | None = None, progress: bool = True, announce: bool = True,
+               **reader_kwargs) -> ArrayStore:
     """An :class:`ArrayStore` for ``path``: the store itself when ``path`` is a cache folder, else the
     cache of that dataset folder under ``cache_root`` (built on first use, keyed by the dataset's
     resolved path, the harmonisation and the reader options).
 
-    Under ``torchrun`` only rank 0 builds; the other ranks wait for it.
+    ``cache_root`` defaults to :func:`ecgfoundry.cache.stores_dir` (``$ECGFOUNDRY_CACHE/stores``,
+    or the user cache folder), never the current directory; the cache used is printed to stderr
+    (``announce``). A ``text_source`` keyword does not key the signals: the store is built once
+    per harmonisation and each source's texts are attached from ``STORE/texts/``
+    (:func:`attach_texts`). Under ``torchrun`` only rank 0 builds; the other ranks wait for it.
     """
-    import hashlib
     import os
 
     path = Path(path)
+    text_source = reader_kwargs.pop("text_source", None)
     if (path / "store.json").exists():
-        return ArrayStore(path)
+        store = ArrayStore(path)
+        _announce(f"dataset cache: {store.path}", announce)
+        return attach_texts(store, text_source, announce) if text_source else store
     from ecgfoundry.io.detect import detect_format, open_dataset
 
     fmt = format or detect_format(path)
-    key = json.dumps([str(path.resolve()), fmt, spec.fs, spec.seconds, spec.crop,
-                      sorted((k, str(v)) for k, v in reader_kwargs.items())])
-    name = f"{path.resolve().name}-{fmt}-{spec.fs:g}hz-{spec.seconds:g}s-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-    out = Path(cache_root) / name
-    if (out / "store.json").exists():
-        return ArrayStore(out)
-    if int(os.environ.get("RANK", "0")) != 0:
-        deadline = time.time() + 3600
-        while not (out / "store.json").exists():
-            if time.time() > deadline:
-                raise TimeoutError(f"rank {os.environ.get('RANK')}: waited an hour for rank 0 to build {out}")
-            time.sleep(1.0)
-        return ArrayStore(out)
-    source = open_dataset(path, fmt, **reader_kwargs)
-    Path(cache_root).mkdir(parents=True, exist_ok=True)
-    store = build_store(source, out, spec, progress=progress)
-    if source.problems or source.row_problems:
-        print(source.problem_summary())
-    return store
+    if cache_root is None:
+        legacy = _legacy_store(path, fmt, spec, {**reader_kwargs, **({"text_source": text_source}
+                                                                      if text_source else {})})
+        if legacy is not None:
+            store = ArrayStore(legacy)
+            _announce(f"dataset cache: {legacy.resolve()} (built before caches moved to "
+                      f"{_stores_dir()})", announce)
+            return store
+        cache_root = _stores_dir()
+    out = Path(cache_root) / store_name(path, fmt, spec, reader_kwargs)
+    if not (out / "store.json").exists():
+        if int(os.environ.get("RANK", "0")) != 0:
+            deadline = time.time() + 3600
+            while not (out / "store.json").exists():
+                if time.time() > deadline:
+                    raise TimeoutError(f"rank {os.environ.get('RANK')}: waited an hour for rank 0 to build {out}")
+                time.sleep(1.0)
+        else:
+            _announce(f"dataset cache: building {out.resolve()}", announce)
+            source = open_dataset(path, fmt, **reader_kwargs)
+            Path(cache_root).mkdir(parents=True, exist_ok=True)
+            build_store(source, out, spec, progress=progress,
+                        info={"format": fmt, "reader_options": {k: v for k, v in reader_kwargs.items()
+                                                                if isinstance(v, (str, int, float, bool))}})
+            if source.problems or source.row_problems:
+                print(source.problem_summary())
+    else:
+        _announce(f"dataset cache: {out.resolve()}", announce)
+    store = ArrayStore(out)
+    return attach_texts(store, text_source, announce) if text_source else store
+
+
+def _stores_dir() -> Path:
+    from ecgfoundry.cache import stores_dir
+
+    return stores_dir()

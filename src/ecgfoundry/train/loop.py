@@ -8,6 +8,8 @@ import contextlib
 import csv
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 
 from ecgfoundry.checkpoint import load_state, resolve_checkpoint, save_checkpoint
-from ecgfoundry.errors import TrainingDiverged
+from ecgfoundry.errors import TrainingDiverged, TrainingInterrupted
 from ecgfoundry.io.store import ArrayStore
 from ecgfoundry.models.augment import MissingnessAugment
 from ecgfoundry.models.config import ModelConfig
@@ -33,8 +35,9 @@ METRIC_FIELDS = ("step", "epoch_frac", "lr", "loss", "align", "unimodal", "consi
 
 
 def default_text_cache() -> str:
-    root = os.environ.get("ECGFOUNDRY_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "ecgfoundry"))
-    return os.path.join(root, "text-embeddings")
+    from ecgfoundry.cache import text_embeddings_dir
+
+    return str(text_embeddings_dir())
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -69,8 +72,51 @@ def _with_text_cache(cfg: ModelConfig) -> ModelConfig:
     return cfg
 
 
+def truncate_metrics(path: Path, last_step: int) -> int:
+    """Drop the rows of a metrics CSV past ``last_step`` (the step a run resumes from; 0 for a
+    fresh start), so a resumed or restarted run never logs a step twice. Returns rows dropped."""
+    if not path.exists():
+        return 0
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    keep = [r for r in rows if r.get("step", "").strip().isdigit() and int(r["step"]) <= last_step]
+    if len(keep) == len(rows):
+        return 0
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(keep)
+    os.replace(tmp, path)
+    return len(rows) - len(keep)
+
+
+class _StopSignals:
+    """SIGINT / SIGTERM set a flag that the loop reads after each step (it then saves a checkpoint
+    and stops); a second signal while saving is ignored, so the checkpoint is written whole. Only
+    installed in the main thread (signal handlers cannot be set elsewhere)."""
+
+    def __init__(self):
+        self.received: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signal.Signals(signum).name
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
 class _Log:
-    """CSV metrics log (main rank only), appended to on resume."""
+    """CSV metrics log (main rank only), appended to on resume (rows past the resumed step are
+    dropped first by :func:`truncate_metrics`)."""
 
     def __init__(self, path: Path, enabled: bool):
         self.enabled = enabled
@@ -171,6 +217,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
         (out / "train.json").write_text(cfg.to_json())
         for note in data.notes:
             print(f"note: {note}")
+        truncate_metrics(out / "metrics.csv", step)
     _warm_text_cache(model, data, info, progress)
     stream = data.batches(cfg.batch_size, info.rank, info.world_size, batches_seen, device)
     log = _Log(out / "metrics.csv", info.is_main)
@@ -201,37 +248,47 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
         scaler.update()
         return losses
 
+    stop = _StopSignals()
     try:
-        while step < cfg.steps:
-            # --- masker side of the min-max game
-            masker_loss = float("nan")
-            if mopt is not None and step % cfg.model_steps_per_masker == 0:
-                for _ in range(cfg.masker_steps):
-                    losses = one_update("masker", mopt, model.masker_parameters(), 0.0)
-                    batches_seen += 1
-                    masker_loss = float(losses["loss"].detach())
-                opt.zero_grad(set_to_none=True)  # the masker step leaves no gradient on the model side
-            # --- model side
-            losses = one_update("model", opt, model.model_parameters(), cfg.grad_clip)
-            batches_seen += 1
-            sched.step()
-            if msched is not None:
-                msched.step()
-            step += 1
-            if hooks.after_step is not None:  # momentum targets, MoCo's queue (SSL models)
-                hooks.after_step(step, cfg.steps)
-            parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
-            parts["masker_loss"] = masker_loss
-            bar.update(step, parts)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                now = time.perf_counter()
-                rate = (step - last_step) * cfg.batch_size * info.world_size / max(now - last_t, 1e-9)
-                last_t, last_step = now, step
-                log.write({"step": step, "epoch_frac": batches_seen * cfg.batch_size * info.world_size / len(data),
-                           "lr": sched.get_last_lr()[0], "samples_per_s": rate,
-                           "elapsed_s": now - start, **parts})
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                last_good = _checkpoint(out, model, cfg, opt, sched, mopt, step, batches_seen, info, gen, msched)
+        with stop:
+            while step < cfg.steps:
+                # --- masker side of the min-max game
+                masker_loss = float("nan")
+                if mopt is not None and step % cfg.model_steps_per_masker == 0:
+                    for _ in range(cfg.masker_steps):
+                        losses = one_update("masker", mopt, model.masker_parameters(), 0.0)
+                        batches_seen += 1
+                        masker_loss = float(losses["loss"].detach())
+                    opt.zero_grad(set_to_none=True)  # the masker step leaves no gradient on the model side
+                # --- model side
+                losses = one_update("model", opt, model.model_parameters(), cfg.grad_clip)
+                batches_seen += 1
+                sched.step()
+                if msched is not None:
+                    msched.step()
+                step += 1
+                if hooks.after_step is not None:  # momentum targets, MoCo's queue (SSL models)
+                    hooks.after_step(step, cfg.steps)
+                parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
+                parts["masker_loss"] = masker_loss
+                bar.update(step, parts)
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    now = time.perf_counter()
+                    rate = (step - last_step) * cfg.batch_size * info.world_size / max(now - last_t, 1e-9)
+                    last_t, last_step = now, step
+                    log.write({"step": step, "epoch_frac": batches_seen * cfg.batch_size * info.world_size / len(data),
+                               "lr": sched.get_last_lr()[0], "samples_per_s": rate,
+                               "elapsed_s": now - start, **parts})
+                stopping = not all_ranks_agree(stop.received is None, info, device)
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
+                    last_good = _checkpoint(out, model, cfg, opt, sched, mopt, step, batches_seen, info, gen, msched)
+                if stopping and step < cfg.steps:
+                    if step % cfg.log_every:  # the row of the step the run stopped at
+                        log.write({"step": step, "epoch_frac": batches_seen * cfg.batch_size * info.world_size
+                                   / len(data), "lr": sched.get_last_lr()[0],
+                                   "elapsed_s": time.perf_counter() - start, **parts})
+                    raise TrainingInterrupted(f"{stop.received or 'a signal'} at step {step} of {cfg.steps}: "
+                                              f"checkpoint saved to {last_good}", step, last_good)
     finally:
         bar.close()
         log.close()
