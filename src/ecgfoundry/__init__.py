@@ -1,6 +1,8 @@
 """ecgfoundry: pretrain, stress-test and benchmark ECG foundation models.
 
-Conventions (see DESIGN.md): signals are float32 ``(N, 12, T)`` in millivolts, canonical lead order
+Start with :func:`ecgfoundry.load` (a run folder, a shipped model or an external adapter, with
+``.embed()`` and ``.encode_ecg()``), the README (commands and the Python API) and ``docs/layout.md``
+(which module does what). Conventions: signals are float32 ``(N, 12, T)`` in millivolts, canonical lead order
 ``I, II, III, aVR, aVL, aVF, V1..V6``, sampling rate ``fs`` in Hz, and an explicit boolean
 ``observed`` mask of the same shape (missing samples are zero in the signal and False in the mask).
 """

@@ -112,6 +112,20 @@ class EcgBatch:
     def __len__(self) -> int:
         return len(self.signal)
 
+    def __repr__(self) -> str:
+        """One line: sizes, rate, classes and the first ids (the arrays are not printed)."""
+        n, _, t = tuple(self.signal.shape)
+        kind = "Tensor" if type(self.signal).__module__.startswith("torch") else "ndarray"
+        classes = ", ".join(self.classes[:6]) + (f", ... ({len(self.classes)})" if len(self.classes) > 6 else "")
+        ids = ", ".join(self.ids[:2]) + (", ..." if len(self.ids) > 2 else "")
+        extra = [f"classes=[{classes}]" if self.classes else "labels=None",
+                 f"texts={'yes' if self.texts is not None else 'None'}"]
+        if self.ids:
+            extra.append(f"ids=[{ids}]")
+        if self.meta:
+            extra.append(f"meta=[{', '.join(self.meta)}]")
+        return f"EcgBatch(N={n}, leads=12, T={t}, fs={self.fs:g} Hz, {kind}, " + ", ".join(extra) + ")"
+
     def __getitem__(self, index: slice | Sequence[int] | np.ndarray) -> "EcgBatch":
         """Sub-batch by slice, integer indices or boolean mask."""
         if isinstance(index, (int, np.integer)):

@@ -7,13 +7,14 @@ import argparse
 import importlib
 import sys
 
+from ecgfoundry import __version__
 from ecgfoundry.errors import EcgDataError, TrainingDiverged
 
 # Subcommand modules, in the order ``--help`` lists them. Each defines ``register(subparsers)``
 # which adds its parser and sets ``func`` (called with the parsed args).
 COMMANDS = ["ecgfoundry.cli.data", "ecgfoundry.cli.synth", "ecgfoundry.cli.pretrain", "ecgfoundry.cli.reference",
             "ecgfoundry.cli.evaluate", "ecgfoundry.cli.study", "ecgfoundry.cli.bench", "ecgfoundry.cli.report",
-            "ecgfoundry.cli.models", "ecgfoundry.cli.predict"]
+            "ecgfoundry.cli.models", "ecgfoundry.cli.predict", "ecgfoundry.cli.cache"]
 
 
 class UsageError(Exception):
@@ -31,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: ecgfoundry data inspect ../shared/data/ptbxl",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show full tracebacks on errors (accepted anywhere on the command line)")
+    parser.add_argument("--version", action="version", version=f"ecgfoundry {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -44,9 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _pop_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``--debug`` may come anywhere (the hint says "run with --debug", and people append it):
+    take it out before the subcommand parsers see it. Arguments after ``--`` are left alone."""
+    head, sep, tail = (argv, [], [])
+    if "--" in argv:
+        i = argv.index("--")
+        head, sep, tail = argv[:i], ["--"], argv[i + 1:]
+    debug = "--debug" in head
+    return [a for a in head if a != "--debug"] + sep + tail, debug
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    argv, debug = _pop_debug(given)
     args = parser.parse_args(argv)
+    args.debug = args.debug or debug
+    args.argv = given  # the command as typed, for the provenance commands write
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

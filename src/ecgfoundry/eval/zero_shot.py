@@ -6,7 +6,7 @@ Class k is represented by ``u_k``: the mean of the L2-normalised text embeddings
 models from natural language supervision", prompt ensembling).
 
 ``model`` is anything with ``encode_ecg(signal, observed) -> (N, E)`` and
-``encode_text(list[str]) -> (N, E)`` (see DESIGN.md, ECG-text model).
+``encode_text(list[str]) -> (N, E)`` (the ECG-text model interface, docs/layout.md).
 """
 
 from __future__ import annotations
