@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
 import sys
@@ -29,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 EXAMPLE = """examples:
-  make demo                                            # the default: runs/demo, about 10 minutes on 2 cores
+  make demo                                            # the default: runs/demo, about 7 minutes on 2 cores
   python -m ecgfoundry.cli.demo --out runs/demo --steps 300 --n 2000
   python -m ecgfoundry.cli.demo --quick --out runs/demo-quick   # a 1-minute smoke run (tiny models)
 """
@@ -85,7 +86,7 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
     encoder = "transformer-tiny" if quick else "transformer-cpu"
     ref_encoder = "resnet1d-tiny" if quick else "resnet18-cpu"
     meta = {"title": "ecgfoundry demo: SCAR vs CLIP on the synthetic default", "seed": seed,
-            "data": str(data), "label_set": "synthetic",
+            "data": os.path.relpath(data, out), "label_set": "synthetic",  # relative to the demo folder
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"n_records": n, "pretrain_steps": steps, "encoder": encoder, "reference": ref_encoder}}
     total = 10 if bench else 9
@@ -111,7 +112,8 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
         args = ["evaluate", "--model", str(out / "pretrain" / preset), "--data", str(data), "--label-set", "synthetic",
                 "--reference", str(ref), "--protocol", "all", "--missingness", "lead,temporal,joint",
                 "--mode", "rand,hard", "--n-candidates", "4", "--seed", str(seed), "--n-boot", "200",
-                "--eps", "0.01,0.03,0.1", "--pgd-steps", "3", "--out", str(out / "eval" / preset), *common]
+                "--eps", "0.01,0.03,0.1", "--pgd-steps", "3", "--out", str(out / "eval" / preset), "--overwrite",
+                *common]
         if preset != "scar":
             args += ["--attack-masker", str(out / "pretrain" / "scar")]
         step(f"evaluate {preset.upper()}: zero-shot, missingness + CMRS, linear probe, adversarial", args)
@@ -156,7 +158,7 @@ def _shipped_on_real_data(step, out: Path, seed: int, common: list[str], quick: 
     step(f"shipped model {name} on the real PTB-XL test fold (zero-shot, superdiagnostic)",
          ["evaluate", "--model", name, "--data", str(ptbxl), "--label-set", "superdiagnostic", "--protocol", "zeroshot",
           "--n-boot", "100" if quick else "200", "--seed", str(seed), "--out", str(out / "real-data" / name),
-          *common])
+          "--overwrite", *common])
 
 
 def main(argv: list[str] | None = None) -> int:

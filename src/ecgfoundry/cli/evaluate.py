@@ -22,9 +22,21 @@ examples:
       --missingness lead,temporal,joint --mode rand,hard --seed 0 --n-boot 1000 --out runs/eval-scar
   ecgfoundry evaluate --model runs/scar --data runs/synth --label-set synthetic --reference runs/ref-synth \\
       --linear-probe --adversarial fgsm,pgd --eps 0.01,0.05 --out runs/eval-scar-full
+  ecgfoundry evaluate --model runs/simclr --data runs/synth --protocol probe,stress,adversarial --out runs/eval-simclr
+ECG-only models (SimCLR, MoCo, BYOL, CLEF) have no text encoder, so no zero-shot: their linear probe
+(100 %% of the training split) is the head that stress and adversarial evaluate.
 without --reference a reference (--reference-encoder, default resnet18) is trained first and saved
 to OUT/reference; reuse it with --reference OUT/reference.
 """
+
+
+def _relative_or_name(path, out: Path) -> str:
+    """A path relative to the output folder (so the folders can move together and the report finds
+    them from any directory); a shipped model's name stays a name."""
+    import os
+
+    p = Path(path)
+    return os.path.relpath(p.resolve(), out.resolve()) if p.exists() else str(path)
 
 
 def _csv(kind):
@@ -41,10 +53,12 @@ def register(sub) -> None:
                        description=__doc__, epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, required=True, help="run folder or checkpoint folder (ecgfoundry pretrain)")
     p.add_argument("--data", type=Path, required=True, help="dataset folder or cache folder")
-    p.add_argument("--protocol", type=_csv(str), default=("zeroshot", "stress"),
-                   help="zeroshot,stress,probe,adversarial or all (default zeroshot,stress)")
+    p.add_argument("--protocol", type=_csv(str), default=None,
+                   help="zeroshot,stress,probe,adversarial or all (default zeroshot,stress; probe,stress for an "
+                        "ECG-only model, whose head is the linear probe)")
     p.add_argument("--label-set", default=None, help="label set (default: the dataset's default)")
-    p.add_argument("--out", type=Path, required=True, help="folder for metrics.json and report.md")
+    p.add_argument("--out", type=Path, required=True, help="folder for metrics.json and report.md (a new one)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results in an existing --out")
     p.add_argument("--reference", type=Path, default=None,
                    help="reference classifier folder (ecgfoundry reference train); default: train one")
     p.add_argument("--reference-encoder", default="resnet18", help="encoder of a reference trained here")
@@ -84,18 +98,36 @@ def run(args) -> int:
     from ecgfoundry.eval.reference import ReferenceConfig, load_reference, train_reference
     from ecgfoundry.io.store import HarmonizeSpec, open_store
 
+    from ecgfoundry.eval.protocol import has_text
+
     progress = not args.no_progress
-    protocols = set(args.protocol)
+    protocols = set(args.protocol or ("zeroshot", "stress"))
     known = {"zeroshot", "stress", "probe", "adversarial", "all"}
     if protocols - known:
         raise UsageError(f"--protocol: unknown {', '.join(sorted(protocols - known))}",
                          hint="choose from zeroshot, stress, probe, adversarial, all")
     if "all" in protocols:
         protocols = known - {"all"}
-    stress = "stress" in protocols
-    attacks = args.adversarial or (("fgsm", "pgd") if "adversarial" in protocols else ())
+    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
+        raise FileExistsError(f"{args.out} already exists and is not empty (pass --overwrite to replace its "
+                              "results, or choose another --out)")
     checkpoint = resolve_checkpoint(args.model)
     model = load_model(checkpoint)
+    head = "zero_shot"
+    if not has_text(model):  # checked against what the model can do before any work starts
+        kind = getattr(model.cfg, "objective", None) or type(model).__name__
+        if args.protocol is not None and "zeroshot" in args.protocol and "all" not in args.protocol:
+            raise UsageError(f"{args.model}: a {kind} model is ECG-only (no text encoder), so it has no zero-shot",
+                             hint="use --protocol probe, stress or adversarial: the linear probe is their head")
+        protocols.discard("zeroshot")
+        if args.protocol is None:
+            protocols = {"probe", "stress"}
+        protocols.add("probe")
+        head = "linear_probe"
+        print(f"note: {kind} is an ECG-only model: evaluating its linear probe "
+              f"({', '.join(sorted(protocols))})", file=sys.stderr)
+    stress = "stress" in protocols
+    attacks = args.adversarial or (("fgsm", "pgd") if "adversarial" in protocols else ())
     attacker = load_model(resolve_checkpoint(args.attack_masker)) if args.attack_masker is not None else None
     masker_attack = "adversarial" in protocols and (attacker is not None or model.has_adversary)
     if args.attack_masker is not None and not attacker.has_adversary:
@@ -109,7 +141,8 @@ def run(args) -> int:
                                linear_probe=args.linear_probe or "probe" in protocols,
                                attacks=attacks, eps=args.eps, eps_unit=args.eps_unit, norm=args.norm,
                                pgd_steps=args.pgd_steps, masker_attack=masker_attack,
-                               attack_budget=args.attack_budget, attack_records=args.attack_records, batch_size=args.batch_size, progress=progress)
+                               attack_budget=args.attack_budget, attack_records=args.attack_records,
+                               batch_size=args.batch_size, progress=progress, head=head)
     except ValueError as exc:
         raise UsageError(str(exc), hint="see `ecgfoundry evaluate --help`") from None
     store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root, progress=progress)
@@ -127,8 +160,14 @@ def run(args) -> int:
                                                                            epochs=args.reference_epochs,
                                                                            seed=args.seed),
                                     out=folder, progress=progress)
-    info = {"model": str(args.model), "checkpoint": str(checkpoint), "data": str(args.data),
-            "command": "ecgfoundry " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ecgfoundry") else None}
+    argv = getattr(args, "argv", None)
+    info = {**{k: _relative_or_name(p, args.out) for k, p in (("model", args.model), ("checkpoint", checkpoint),
+                                                              ("data", args.data))},
+            "paths_relative_to": "this folder (absolute in *_absolute)",
+            **{f"{k}_absolute": str(Path(p).resolve()) for k, p in (("model", args.model), ("checkpoint", checkpoint),
+                                                                    ("data", args.data)) if Path(p).exists()},
+            "command": "ecgfoundry " + " ".join(map(str, argv if argv is not None else sys.argv[1:]))}
+    args.out.mkdir(parents=True, exist_ok=True)
     result = run_evaluation(model, store, opts, reference, out=args.out, info=info, attacker=attacker)
     print(result.report)
     print(f"wrote {args.out / 'metrics.json'}, report.md, CSV tables and figures into {args.out}")

@@ -43,6 +43,15 @@ __all__ = ["EvaluateOptions", "EvaluationResult", "run_evaluation", "evaluation_
            "write_tables", "write_figures", "markdown_report"]
 
 
+HEADS = ("zero_shot", "linear_probe")
+
+
+def has_text(model) -> bool:
+    """Whether ``model`` embeds text (an ECG-text model), so that zero-shot applies; ECG-only models
+    (SimCLR, MoCo, BYOL, CLEF) are evaluated through a linear probe instead."""
+    return bool(getattr(model, "needs_text", True)) and callable(getattr(model, "encode_text", None))
+
+
 @dataclass(frozen=True)
 class EvaluateOptions:
     """What ``ecgfoundry evaluate`` computes (CLI flags map onto these fields)."""
@@ -66,8 +75,13 @@ class EvaluateOptions:
     attack_records: int | None = None         # FGSM / PGD on a seeded subset of this many test records
     batch_size: int = 128
     progress: bool = True
+    head: str = "zero_shot"                   # the head stressed and attacked: "zero_shot" | "linear_probe"
 
     def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; choose from {', '.join(HEADS)}")
+        if self.head == "linear_probe" and not self.linear_probe:
+            raise ValueError("head='linear_probe' needs linear_probe=True (the probe is the head)")
         for k in self.kinds:
             if k not in KINDS:
                 raise ValueError(f"unknown missingness type {k!r}; choose from {', '.join(KINDS)}")
@@ -166,12 +180,36 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
     test, val = store.batch(idx["test"], label_set), store.batch(idx["val"], label_set)
     prevalence = y_all[idx["train"]].mean(axis=0)
     model.eval()
-    prompts = find_prompts(load_prompts(opts.prompts) if opts.prompts else load_prompts(), store.name,
-                           label_set, classes)
-    classifier = zero_shot_classifier(model, classes, prompts)
+    probes: list = []
+    if opts.head == "zero_shot":
+        if not has_text(model):
+            raise ValueError(f"{type(model).__name__} ({getattr(model.cfg, 'objective', '?')}) is an ECG-only "
+                             "model without a text encoder: no zero-shot; evaluate it with head='linear_probe'")
+        prompts = find_prompts(load_prompts(opts.prompts) if opts.prompts else load_prompts(), store.name,
+                               label_set, classes)
+        classifier = zero_shot_classifier(model, classes, prompts)
 
-    def g(signal, observed):
-        return zero_shot_scores(model, signal, observed, classifier, batch_size=opts.batch_size)
+        def g(signal, observed):
+            return zero_shot_scores(model, signal, observed, classifier, batch_size=opts.batch_size)
+    else:  # the 100 % linear probe is the head that is stressed and attacked
+        train = store.batch(idx["train"], label_set)
+        feats = {name: encoder_features(model, b.signal, b.observed, opts.batch_size)
+                 for name, b in (("train", train), ("val", val), ("test", test))}
+        probes = run_probe_sizes(feats["train"], train.labels, feats["val"], val.labels, feats["test"],
+                                 test.labels, classes, fractions=opts.probe_fractions, seeds=(opts.seed,),
+                                 n_boot=opts.n_boot)
+        probe_head = ProbeHead(model, probes[-1].probe).eval()
+
+        def g(signal, observed):
+            import torch
+
+            out = []
+            with torch.no_grad():
+                for a in range(0, len(signal), opts.batch_size):
+                    x = torch.as_tensor(np.asarray(signal[a:a + opts.batch_size], dtype=np.float32))
+                    o = torch.as_tensor(np.asarray(observed[a:a + opts.batch_size], dtype=bool))
+                    out.append(probe_head(x, o).float().numpy())
+            return np.concatenate(out)
 
     modes = opts.modes
     ref_fn = None
@@ -204,11 +242,16 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
         "reference": None if reference is None else {
             "path": str(reference.path) if reference.path else None, "val_auroc": reference.info.get("val_auroc"),
             "encoder": reference.info.get("config", {}).get("encoder")},
-        "zero_shot": {"clean": evaluation_dict(stress.clean), "missingness": missing},
+        "head": opts.head,
+        ("zero_shot" if opts.head == "zero_shot" else "linear_probe_stress"):
+            {"clean": evaluation_dict(stress.clean), "missingness": missing},
     }
     result = EvaluationResult(metrics, "", stress)
 
-    if opts.linear_probe:
+    if probes:
+        result.probes = probes
+        metrics["linear_probe"] = probe_table(probes).to_dict(orient="records")
+    elif opts.linear_probe:
         train = store.batch(idx["train"], label_set)
         feats = {name: encoder_features(model, b.signal, b.observed, opts.batch_size)
                  for name, b in (("train", train), ("val", val), ("test", test))}
@@ -218,7 +261,8 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
         metrics["linear_probe"] = probe_table(runs).to_dict(orient="records")
 
     if opts.attacks:
-        heads = {"zero_shot": ZeroShotHead(model, classifier, scale=float(model.scale().detach()))}
+        heads = ({"zero_shot": ZeroShotHead(model, classifier, scale=float(model.scale().detach()))}
+                 if opts.head == "zero_shot" else {})
         if result.probes:
             heads["linear_probe"] = ProbeHead(model, result.probes[-1].probe)
         rows = []

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["zero_shot_rows", "write_tables", "write_figures", "markdown_report"]
+__all__ = ["zero_shot_rows", "per_class_rows", "stress_block", "write_tables", "write_figures", "markdown_report"]
 
 
 def _fmt(value, ci=None, digits: int = 3) -> str:
@@ -23,9 +23,37 @@ def _fmt(value, ci=None, digits: int = 3) -> str:
     return s
 
 
+def stress_block(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The clean + missingness results of the head that was stressed: ``zero_shot`` for ECG-text
+    models, ``linear_probe_stress`` (the 100 % probe) for ECG-only ones."""
+    return metrics.get("zero_shot") or metrics.get("linear_probe_stress") or {"clean": {}, "missingness": {}}
+
+
+def _conditions(metrics: dict[str, Any]):
+    zs = stress_block(metrics)
+    return [("clean", "", zs["clean"])] + [(k, m, d) for k, by in zs["missingness"].items() for m, d in by.items()]
+
+
+def per_class_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per condition x class: AUROC, AUPRC, F1, ... of each class, with its CMRS where the
+    condition has one (``per_class.csv``)."""
+    rows = []
+    for kind, mode, d in _conditions(metrics):
+        cmrs = d.get("cmrs_per_class") or {}
+        for r in d.get("per_class") or []:
+            row = {"head": metrics.get("head", "zero_shot"), "condition": kind if kind == "clean" else f"{kind} {mode}",
+                   **r}
+            name = r.get("class")
+            if cmrs:
+                row["cmrs"] = cmrs.get(name)
+            rows.append(row)
+    return rows
+
+
 def zero_shot_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per condition (clean, then kind x mode) of the zero-shot results."""
-    zs = metrics["zero_shot"]
+    """One row per condition (clean, then kind x mode) of the zero-shot results (of the probe head's
+    for an ECG-only model)."""
+    zs = stress_block(metrics)
     rows = []
     for kind, mode, d in [("clean", "", zs["clean"])] + [(k, m, d) for k, by in zs["missingness"].items()
                                                         for m, d in by.items()]:
@@ -44,7 +72,9 @@ def write_tables(metrics: dict[str, Any], out: str | Path) -> list[Path]:
     import csv
 
     out = Path(out)
-    tables = {"zero_shot.csv": zero_shot_rows(metrics), "linear_probe.csv": metrics.get("linear_probe") or [],
+    stressed = "zero_shot.csv" if metrics.get("head", "zero_shot") == "zero_shot" else "linear_probe_stress.csv"
+    tables = {stressed: zero_shot_rows(metrics), "per_class.csv": per_class_rows(metrics),
+              "linear_probe.csv": metrics.get("linear_probe") or [],
               "adversarial.csv": metrics.get("adversarial") or [], "masker_attack.csv": metrics.get("masker_attack") or []}
     written = []
     for name, rows in tables.items():
@@ -140,9 +170,10 @@ def markdown_report(metrics: dict[str, Any]) -> str:
     lines = [f"# Evaluation: {metrics.get('model', 'model')} on {metrics['dataset']} / {metrics['label_set']}", "",
              f"Test records: {metrics['n_test']}; seed {metrics['seed']}; bootstrap resamples {metrics['n_boot']}; "
              f"F1 thresholds chosen on validation ({metrics['n_val']} records).", "",
-             "## Zero-shot under missingness", "",
+             "## Zero-shot under missingness" if metrics.get("head", "zero_shot") == "zero_shot" else
+             "## Linear probe (100 %, the head of this ECG-only model) under missingness", "",
              "| condition | AUROC [95% CI] | AUPRC | F1 | severity | CMRS [95% CI] |", "|---|---|---|---|---|---|"]
-    zs = metrics["zero_shot"]
+    zs = stress_block(metrics)
     c = zs["clean"]
     lines.append(f"| clean | {_fmt(c['auroc'], c.get('auroc_ci'))} | {_fmt(c['auprc'])} | {_fmt(c['f1'])} | 0 | - |")
     for kind, by_mode in zs["missingness"].items():

@@ -354,8 +354,7 @@ def open_store(path: str | Path, spec: HarmonizeSpec = HarmonizeSpec(), cache_ro
     path = Path(path)
     text_source = reader_kwargs.pop("text_source", None)
     if (path / "store.json").exists():
-        store = ArrayStore(path)
-        _announce(f"dataset cache: {store.path}", announce)
+        store = ArrayStore(path)  # the user named the cache: nothing to announce
         return attach_texts(store, text_source, announce) if text_source else store
     from ecgfoundry.io.detect import detect_format, open_dataset
 

@@ -119,11 +119,15 @@ def _label(ev: EvalRun) -> str:
     return ev.name
 
 
-def _resolve(path: str | Path | None, root: Path) -> Path | None:
+def _resolve(path: str | Path | None, root: Path, base: Path | None = None) -> Path | None:
+    """A path as a run folder records it: absolute, or relative to the file's own folder ``base``
+    (what ``pretrain``, ``evaluate`` and the demo write), the run folder, the current directory
+    (older files) or the run folder's parent."""
     if not path:
         return None
     p = Path(path)
-    for cand in ([p] if p.is_absolute() else [Path.cwd() / p, root / p, root.parent / p]):
+    bases = ([base] if base is not None else []) + [root, Path.cwd(), root.parent]
+    for cand in ([p] if p.is_absolute() else [b / p for b in bases]):
         if cand.exists():
             return cand
     return None
@@ -236,9 +240,10 @@ def _open_store(ctx: _Ctx):
 
     root, run = ctx.run.root, ctx.run
     fs = _model_fs(run)
-    candidates = [ctx.opts.data, run.provenance.get("data")] + [ev.metrics.get("data") for ev in run.evals]
-    for raw in candidates:
-        path = _resolve(raw, root)
+    candidates = ([(ctx.opts.data, Path.cwd()), (run.provenance.get("data"), root)]
+                  + [(ev.metrics.get("data"), ev.path) for ev in run.evals])
+    for raw, base in candidates:
+        path = _resolve(raw, root, base)
         if path is None:
             continue
         if (path / "store.json").exists():

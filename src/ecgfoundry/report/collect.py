@@ -198,7 +198,8 @@ def scan_run(root: str | Path) -> RunFolder:
     bases = [Path.cwd(), root, root.parent]
     for ev in evals:
         for run in pretrain:
-            if (_same(ev.metrics.get("checkpoint"), run.path, bases) or _same(ev.metrics.get("model"), run.path, bases)):
+            own = [ev.path] + bases  # evaluate writes paths relative to its own folder
+            if (_same(ev.metrics.get("checkpoint"), run.path, own) or _same(ev.metrics.get("model"), run.path, own)):
                 ev.pretrain = run
                 break
         else:
