@@ -12,7 +12,16 @@ from ecgfoundry.errors import EcgDataError
 from ecgfoundry.signals.leads import LEADS
 
 __version__ = "0.1.0"
-__all__ = ["EcgBatch", "EcgRecord", "EcgDataError", "LEADS", "__version__", "load_pretrained"]
+__all__ = ["EcgBatch", "EcgRecord", "EcgDataError", "LEADS", "__version__", "load", "load_pretrained"]
+
+
+def load(name_or_path, weights=None, device: str = "cpu"):
+    """Load any model (a run folder, a shipped model's name, or an external adapter with ``weights``)
+    as a :class:`~ecgfoundry.loaded_model.LoadedModel` with ``embed()``, ``encode_ecg()``,
+    ``encode_text()`` and ``zero_shot()``, which take numpy arrays or torch tensors."""
+    from ecgfoundry.loaded_model import load as _load
+
+    return _load(name_or_path, weights=weights, device=device)
 
 
 def load_pretrained(name: str, map_location: str = "cpu", text_encoder=None):
