@@ -67,6 +67,19 @@ def _record_notes(dropped: Counter, header_notes: dict, lead_c: Counter, sec_c: 
     return notes
 
 
+def _unlabelled_problem(source: RecordSource) -> str | None:
+    """A problem line when the dataset has label sets but not one record carries a label (a wrong
+    index table or labels column, or a folder read as the wrong format)."""
+    table = source.table
+    if not source.label_sets or len(table) == 0 or "codes" not in table.columns:
+        return None
+    if any(len(c) for c in table["codes"] if isinstance(c, (tuple, list))):
+        return None
+    where = getattr(source, "index_path", None) or source.root
+    return (f"{where}: none of the {len(table):,} records has a label (every label set is empty for all "
+            "of them): check the labels column of the index, or open the folder with --format / --table")
+
+
 def summarize(source: RecordSource, label_set: str | None = None, deep: bool = False,
               progress: bool = True, errors: str = "skip") -> DatasetSummary:
     """Summarise a dataset: header scan of every record (or a full read with ``deep=True``).
@@ -138,6 +151,9 @@ def summarize(source: RecordSource, label_set: str | None = None, deep: bool = F
                 n, example = header_notes.get(text, (0, str(table["record_id"].iloc[i])))
                 header_notes[text] = (n + 1, example)
     n_text = int(sum(1 for t in table.get("text", []) if isinstance(t, str) and t.strip()))
+    unlabelled = _unlabelled_problem(source)
+    if unlabelled:
+        problems.insert(0, unlabelled)
     return DatasetSummary(
         name=source.name, reader=type(source).__name__, root=str(source.root), n_records=len(source),
         splits=splits, folds=folds, label_set=ls_name, label_counts=counts, label_names=names,
