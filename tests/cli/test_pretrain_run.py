@@ -158,3 +158,13 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path, synth_folder):
     assert done.returncode == 0, done.stderr
     steps = _steps(out)
     assert steps == list(range(1, step + 4))  # log_every 1: each step exactly once
+
+
+def test_harmonisation_that_conflicts_with_a_cache_folder_is_an_error(tmp_path, synth_folder, capsys):
+    assert main(["data", "cache", str(synth_folder), "--out", str(tmp_path / "store"), "--no-progress"]) == 0
+    capsys.readouterr()
+    argv = ["pretrain", "--preset", "clip", "--data", str(tmp_path / "store"), "--out", str(tmp_path / "run"),
+            "--steps", "1", *TINY]
+    assert main(argv + ["--seconds", "5"]) == 2
+    assert "--seconds 5 conflicts with the cache" in capsys.readouterr().err
+    assert main(argv + ["--seconds", "10"]) == 0

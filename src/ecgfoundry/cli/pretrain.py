@@ -313,6 +313,10 @@ def run(args) -> int:
     seconds = float(args.seconds) if args.seconds is not None else float(recipe_data.get("seconds", 10.0))
     store = open_store(args.data, HarmonizeSpec(fs=fs, seconds=seconds), args.cache_root,
                        progress=not args.no_progress, **kw)
+    for name, want, have in (("fs", args.fs, store.fs), ("seconds", args.seconds, store.info.get("seconds"))):
+        if want is not None and have is not None and abs(float(want) - float(have)) > 1e-9:
+            raise UsageError(f"--{name} {float(want):g} conflicts with the cache {store.path}, harmonised to "
+                             f"{name} {float(have):g}", hint=f"drop --{name}, or pass the dataset folder as --data")
     main_rank = int(os.environ.get("RANK", "0")) == 0
     if main_rank:
         args.out.mkdir(parents=True, exist_ok=True)
