@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pandas as pd
@@ -100,9 +101,46 @@ def test_ptbxl_diagnostic_prompts_are_the_member_statement_descriptions(ptbxl_ro
     st = pd.read_csv(ptbxl_root / "scp_statements.csv", index_col=0)
     diag = st[st["diagnostic"] == 1]
     prompts = load_prompts()
+    db = pd.read_csv(ptbxl_root / "ptbxl_database.csv")
+    train = db[db["strat_fold"].between(1, 8)]
+    count = {}
+    for codes in train["scp_codes"]:
+        for code in ast.literal_eval(codes):
+            count[code] = count.get(code, 0) + 1
     for col, key in (("diagnostic_class", "ptbxl/superdiagnostic"), ("diagnostic_subclass", "ptbxl/subdiagnostic")):
         for cls, phrasings in prompts[key].items():
-            assert set(phrasings) == set(diag.loc[diag[col] == cls, "description"].astype(str)), (key, cls)
+            members = diag.index[diag[col] == cls]
+            assert list(phrasings) == list(diag.loc[members, "description"].astype(str)), (key, cls)
+            # weights: 1 + the statement's count in the training folds, recounted here from the raw table
+            assert phrasings.weights == [1 + count.get(m, 0) for m in members], (key, cls)
     for key in ("ptbxl/form", "ptbxl/rhythm"):
         for cls, phrasings in prompts[key].items():
             assert st.loc[cls, "description"] in phrasings, (key, cls)
+
+
+def test_weighted_phrasings_give_the_weighted_mean_embedding(tmp_path):
+    """A class given as {"phrasings", "weights"}: the classifier row is the normalised weighted mean of the
+    unit phrasing embeddings (checked with a lookup-table text encoder); bad weights name the key."""
+    import torch
+    import torch.nn.functional as F
+
+    from ecgfoundry.eval.zero_shot import zero_shot_classifier
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"label_sets": {"x/y": {"A": {"phrasings": ["a1", "a2"], "weights": [3, 1]},
+                                                         "B": ["b1"]}}}))
+    prompts = load_prompts(path)
+    table = {"a1": torch.tensor([2.0, 0.0]), "a2": torch.tensor([0.0, 5.0]), "b1": torch.tensor([1.0, 1.0])}
+
+    class Lookup:
+        def encode_text(self, texts):
+            return torch.stack([table[t] for t in texts])
+
+    clf = zero_shot_classifier(Lookup(), ["A", "B"], prompts_for(prompts, "x/y", ["A", "B"]))
+    torch.testing.assert_close(clf[0], F.normalize(torch.tensor([3.0, 1.0]), dim=0))
+    torch.testing.assert_close(clf[1], F.normalize(torch.tensor([1.0, 1.0]), dim=0))
+    for bad in ({"phrasings": ["a"], "weights": [1, 2]}, {"phrasings": ["a"], "weights": [0]},
+                {"phrasings": ["a"], "weights": [True]}, {"phrasings": ["a"], "weight": [1]}):
+        path.write_text(json.dumps({"label_sets": {"x/y": {"A": bad}}}))
+        with pytest.raises(EcgDataError, match=r"label_sets\.x/y\.A"):
+            load_prompts(path)

@@ -12,6 +12,13 @@ use edited prompts. Layout::
       }
     }
 
+A class may instead map to ``{"phrasings": [...], "weights": [...]}``: one positive weight per
+phrasing, and the class embedding is the weighted mean of the phrasings' unit embeddings instead of
+the plain mean. The packaged PTB-XL super/subdiagnostic classes use it: their phrasings are the SCP
+descriptions of the member statements, weighted by how often each statement occurs in the training
+folds (1-4), so a class is represented the way its records are made up (HYP is mostly LVH, not in
+equal parts LVH, RVH, LAO, RAO and septal hypertrophy). The weights come from training labels only.
+
 Label sets are named ``"<dataset>/<label set>"`` after the readers (``ptbxl``, ``cpsc2018``,
 ``cinc2021``, ``code15``, ``synthetic``) and their label sets; ``binary/AF`` and ``binary/CD`` serve
 the binary tasks of every reader. :func:`prompts_for` also finds a label set by its short name when
@@ -28,6 +35,17 @@ from typing import Sequence
 from ecgfoundry.errors import EcgDataError
 
 PROMPTS_FORMAT = "ecgfoundry-prompts/1"
+
+
+
+class Phrasings(list):
+    """The phrasings of one class (a list of str) with optional ``weights`` (a list of floats, one per
+    phrasing; None = equal weights). :func:`~ecgfoundry.eval.zero_shot.zero_shot_classifier` reads them."""
+
+    def __init__(self, items=(), weights=None):
+        super().__init__(items)
+        self.weights = None if weights is None else [float(w) for w in weights]
+
 
 Prompts = dict[str, dict[str, list[str]]]
 
@@ -69,6 +87,17 @@ def load_prompts(path: str | Path | None = None) -> Prompts:
         out[name] = {}
         for cls, phrasings in classes.items():
             ckey = f"{key}.{cls}"
+            weights = None
+            if isinstance(phrasings, dict):
+                unknown = sorted(set(phrasings) - {"phrasings", "weights"})
+                if unknown:
+                    raise EcgDataError(path, ckey, f"unknown key(s) {unknown}; a class maps to a list of phrasings "
+                                                   "or to {'phrasings': [...], 'weights': [...]}")
+                weights = phrasings.get("weights")
+                phrasings = phrasings.get("phrasings")
+                if (not isinstance(weights, list) or not isinstance(phrasings, list) or len(weights) != len(phrasings)
+                        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0 for w in weights)):
+                    raise EcgDataError(path, f"{ckey}.weights", "must be one positive number per phrasing")
             if not isinstance(phrasings, list) or not phrasings:
                 raise EcgDataError(path, ckey, "must be a non-empty list of phrasings")
             for i, p in enumerate(phrasings):
@@ -76,7 +105,7 @@ def load_prompts(path: str | Path | None = None) -> Prompts:
                     raise EcgDataError(path, f"{ckey}[{i}]", "every phrasing must be a non-empty string")
             if len(set(phrasings)) != len(phrasings):
                 raise EcgDataError(path, ckey, "the same phrasing appears twice")
-            out[name][cls] = [p.strip() for p in phrasings]
+            out[name][cls] = Phrasings([p.strip() for p in phrasings], weights)
     return out
 
 
@@ -98,4 +127,4 @@ def prompts_for(prompts: Prompts, label_set: str, classes: Sequence[str]) -> dic
     if missing:
         raise KeyError(f"prompt label set {key!r} has no phrasings for {', '.join(missing)} "
                        f"(add them to the prompt file)")
-    return {c: list(prompts[key][c]) for c in classes}
+    return {c: Phrasings(prompts[key][c], getattr(prompts[key][c], "weights", None)) for c in classes}

@@ -42,7 +42,7 @@ class _EvalMode:
 
 def zero_shot_classifier(model, classnames: Sequence[str], prompts: Mapping[str, Sequence[str]],
                          batch_size: int = 256) -> torch.Tensor:
-    """Class embeddings ``(K, E)``: average of each class's phrasing embeddings, re-normalised.
+    """Class embeddings ``(K, E)``: (weighted) average of each class's unit phrasing embeddings, re-normalised.
 
     Parameters
     ----------
@@ -50,7 +50,8 @@ def zero_shot_classifier(model, classnames: Sequence[str], prompts: Mapping[str,
     classnames : sequence of str
         Order of the rows (the label set's class order).
     prompts : mapping class -> list of phrasings
-        E.g. ``prompts_for(load_prompts(), "superdiagnostic", classes)``.
+        E.g. ``prompts_for(load_prompts(), "superdiagnostic", classes)``; a list with a ``weights``
+        attribute (:class:`~ecgfoundry.eval.prompts.Phrasings`) gives a weighted mean.
     batch_size : int
         Texts encoded per call.
     """
@@ -59,13 +60,16 @@ def zero_shot_classifier(model, classnames: Sequence[str], prompts: Mapping[str,
         raise KeyError(f"no prompts for classes {', '.join(missing)}")
     texts = [p for c in classnames for p in prompts[c]]
     owner = np.repeat(np.arange(len(classnames)), [len(prompts[c]) for c in classnames])
+    # per-phrasing weights (eval.prompts.Phrasings.weights); plain lists weigh their phrasings equally
+    weight = np.concatenate([np.asarray(getattr(prompts[c], "weights", None) or [1.0] * len(prompts[c]), np.float32)
+                             for c in classnames])
     with torch.no_grad(), _EvalMode(model):
         emb = torch.cat([torch.as_tensor(model.encode_text(texts[a:a + batch_size])).float()
                          for a in range(0, len(texts), batch_size)])
         emb = nnf.normalize(emb, dim=-1)
         owner_t = torch.as_tensor(owner, device=emb.device)
         cls = torch.zeros(len(classnames), emb.shape[1], dtype=emb.dtype, device=emb.device)
-        cls.index_add_(0, owner_t, emb)
+        cls.index_add_(0, owner_t, emb * torch.as_tensor(weight, dtype=emb.dtype, device=emb.device)[:, None])
         return nnf.normalize(cls, dim=-1)
 
 
