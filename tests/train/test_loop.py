@@ -140,3 +140,23 @@ def test_torchrun_two_processes(tmp_path, synth_store):
     rows = read_metrics(tmp_path / "ddp")
     assert [int(r["step"]) for r in rows] == [2, 4] and all(math.isfinite(float(r["loss"])) for r in rows)
     load_model(tmp_path / "ddp")
+
+
+def test_both_sides_of_the_min_max_game_learn_on_their_schedule(tmp_path, synth_store):
+    """SCAR: the masker takes its own optimiser steps (on steps 1, 3, ... with model_steps_per_masker=2,
+    as the logged masker loss shows) and its weights move; the model side moves too. A masker whose
+    optimiser never steps would leave SCAR's adversary at its random initialisation."""
+    from ecgfoundry.models.registry import create_model
+
+    cfg = TrainConfig(steps=4, batch_size=8, log_every=1, warmup_steps=1, model_steps_per_masker=2, seed=3)
+    torch.manual_seed(cfg.seed)  # the weights pretrain() starts from
+    init = create_model(tiny("scar"))
+    pretrain(tiny("scar"), cfg, synth_store, tmp_path / "run", progress=False)
+    trained = load_model(tmp_path / "run")
+    masker_loss = [float(r["masker_loss"]) for r in read_metrics(tmp_path / "run")]
+    assert [math.isfinite(v) for v in masker_loss] == [True, False, True, False]
+    for side in ("masker_parameters", "model_parameters"):
+        before, after = getattr(init, side)(), getattr(trained, side)()
+        assert len(before) == len(after) > 0
+        moved = sum(float((a - b).abs().max()) > 1e-6 for a, b in zip(after, before))
+        assert moved >= len(before) // 2, (side, moved, len(before))
