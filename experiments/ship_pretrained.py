@@ -33,6 +33,8 @@ def main() -> None:
     p.add_argument("--select", type=Path, default=None, help="validation selection JSON (experiments/pretrained_select.py)")
     p.add_argument("--command", required=True, help="the pretrain command that produced the run")
     p.add_argument("--wall-min", type=float, default=None, help="training wall time, minutes")
+    p.add_argument("--wall-note", default="one thread on a shared 2-core CPU machine", help="how the time was measured")
+    p.add_argument("--text-source", default="statements", help="the text the run was trained on (the recipe's)")
     args = p.parse_args()
 
     from ecgfoundry.checkpoint import resolve_checkpoint
@@ -55,7 +57,7 @@ def main() -> None:
     out.mkdir(parents=True)
     for f in ("model.safetensors", "model.json", "meta.json"):
         shutil.copy2(folder / f, out / f)
-    text_source = "statements" if "statements" in args.command else ("report" if "report" in args.command else "?")
+    text_source = args.text_source
     card = {
         "name": args.name, "objective": cfg["objective"], "encoder": cfg["encoder"]["kind"] + " (resnet-cpu)"
         if cfg["encoder"]["kind"] == "resnet1d" else cfg["encoder"]["kind"],
@@ -88,8 +90,8 @@ def main() -> None:
         f"| data | {card['data']} |",
         f"| text | SCP statement descriptions ({card['text_source']}), text pooling `{card['text_pooling']}` |",
         f"| command | `{args.command}` |",
-        f"| seed | {card['seed']} ({card['steps']} steps, batch {card['batch_size']}"
-        + (f", {args.wall_min:.0f} min on 2 CPU cores" if args.wall_min else "") + ") |",
+        f"| seed | {card['seed']} (checkpoint at step {card['steps']} of a {train['steps']:,}-step run, batch {card['batch_size']}"
+        + (f"; the whole run took {args.wall_min:.0f} min, {args.wall_note}" if args.wall_min else "") + ") |",
         f"| zero-shot macro AUROC, fold 10 | {m['zero_shot_auroc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] |",
         f"| linear probe at 1 / 10 / 100 %, fold 10 | {m['probe_auroc_1']:.3f} / {m['probe_auroc_10']:.3f} / "
         f"{m['probe_auroc_100']:.3f} [{pci[0]:.3f}, {pci[1]:.3f}] |",
