@@ -2,8 +2,9 @@
 
     .venv/bin/python experiments/pretrained_results.py results/pretrained/runs.json > results/pretrained/README.md
 
-runs.json: [{"label": ..., "eval": "results/pretrained/eval/NAME", "command": "...", "train_min": 28.5,
-             "val": 0.81 or null}, ...] plus an optional {"reference": {...}} row with the supervised figures.
+runs.json: {"header": [lines], "runs": [{"label", "eval" (an evaluate folder), "command", "eval_command",
+"train_min", "val_from": [selection JSON, model path]}], "reference": {"label", "from": reference_auroc.py's
+JSON, "val", "train_min", "command"}, "footer": [lines]}.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main() -> None:
         m = json.loads((Path(r["eval"]) / "metrics.json").read_text())
         zs = (m.get("zero_shot") or {}).get("clean")
         p100, p10, p1 = _probe(m, 1.0), _probe(m, 0.1), _probe(m, 0.01)
+        if "val_from" in r:  # (selection JSON, model path): the fold-9 figure as the selection script wrote it
+            sel, model = r["val_from"]
+            r["val"] = next(x["val_zero_shot_auroc"] for x in json.loads(Path(sel).read_text()) if x["model"] == model)
         rows.append("| " + " | ".join([
             r["label"],
             _fmt(zs["auroc"], *zs["auroc_ci"]) if zs else "—",
@@ -42,6 +46,9 @@ def main() -> None:
             _fmt(p100 and p100["test_auroc"], p100 and p100["test_auroc_low"], p100 and p100["test_auroc_high"]),
             f"{r['train_min']:.0f}" if r.get("train_min") else "—"]) + " |")
     ref = spec.get("reference")
+    if ref and "from" in ref:
+        measured = json.loads(Path(ref["from"]).read_text())
+        ref["auroc"], ref["ci"] = measured["macro_auroc"], measured["ci"]
     if ref:
         rows.append(f"| {ref['label']} | — | {_fmt(ref.get('val'))} | — | — | {_fmt(ref['auroc'], *ref['ci'])} | "
                     f"{ref.get('train_min', '—')} |")
