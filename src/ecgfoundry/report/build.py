@@ -233,7 +233,8 @@ def _open_store(ctx: _Ctx):
     """The dataset cache for the ECG figures, or None (with ``store_error`` set).
 
     The first of ``--data``, provenance ``data`` and the evaluations' ``data`` that exists: a cache
-    folder is used as is; for a dataset folder, a cache of it under the run folder or ``runs/cache``
+    folder is used as is; for a dataset folder, a cache of it under the run folder, the user cache
+    (``ecgfoundry.cache.stores_dir``) or ``./runs/cache``
     (preferring the models' sampling rate), else one is built under ``RUN/cache``.
     """
     from ecgfoundry.io.store import ArrayStore, HarmonizeSpec, open_store
@@ -248,9 +249,12 @@ def _open_store(ctx: _Ctx):
             continue
         if (path / "store.json").exists():
             return ArrayStore(path)
+        from ecgfoundry.cache import LEGACY_STORES, stores_dir
+
         caches = sorted(root.rglob("store.json"))
-        if Path("runs/cache").is_dir():
-            caches += sorted(Path("runs/cache").glob("*/store.json"))
+        for shared in (stores_dir(), LEGACY_STORES):  # the user cache, and ./runs/cache of older versions
+            if shared.is_dir():
+                caches += sorted(shared.glob("*/store.json"))
         matches = []
         for store_json in caches:
             try:
