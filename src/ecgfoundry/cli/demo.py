@@ -89,7 +89,7 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
             "data": os.path.relpath(data, out), "label_set": "synthetic",  # relative to the demo folder
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "settings": {"n_records": n, "pretrain_steps": steps, "encoder": encoder, "reference": ref_encoder}}
-    total = 10 if bench else 9
+    total = 9 if bench else 8  # synth, 2 pretrain, reference, 2 evaluate, (bench), report, shipped model
     step = _Steps(out, total, meta)
     common = ["--cache-root", str(cache)]
     step(f"generate {n} synthetic 12-lead ECGs (100 Hz, 10 s, seed {seed})",
