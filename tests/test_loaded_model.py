@@ -82,3 +82,16 @@ def test_adapter_and_errors(tmp_path, test_batch):
         ecgfoundry.load("no-such-model")
     with pytest.raises(EcgDataError, match="not a checkpoint"):
         ecgfoundry.load(tmp_path)
+
+
+def test_load_a_shipped_model_by_name(test_batch):
+    from ecgfoundry.pretrained import list_pretrained
+
+    shipped = list_pretrained()
+    if not shipped:
+        pytest.skip("no shipped model in this build")
+    m = ecgfoundry.load(shipped[0])
+    assert m.kind == "shipped" and m.name == shipped[0]
+    z = m.encode_ecg(torch.from_numpy(test_batch.signal[:3]))
+    assert isinstance(z, torch.Tensor) and z.shape[0] == 3
+    np.testing.assert_allclose(z.norm(dim=1).numpy(), 1.0, atol=1e-4)
