@@ -180,3 +180,20 @@ def test_masker_reads_the_configured_tokens_and_masker_step_trains_it(masker_inp
     losses["loss"].backward()
     assert any(g is not None and g.abs().sum() > 0 for g in _grads(model.masker_parameters()))
     assert all(g is None for g in _grads(model.encoder.parameters()))
+
+
+def test_encode_ecg_accepts_numpy_and_matches_torch():
+    import numpy as np
+
+    from ecgfoundry.models.config import TextConfig
+    from ecgfoundry.models.registry import create_model, get_model_config
+
+    torch.manual_seed(0)
+    model = create_model(get_model_config("clip", encoder="transformer-tiny", text=TextConfig(kind="hashing"))).eval()
+    x = np.random.default_rng(0).normal(size=(2, 12, 500)).astype(np.float64)   # float64 numpy is accepted too
+    m = np.ones(x.shape, dtype=bool)
+    m[1, 4] = False
+    with torch.no_grad():
+        a = model.encode_ecg(x, m)
+        b = model.encode_ecg(torch.from_numpy(x).float(), torch.from_numpy(m))
+    torch.testing.assert_close(a, b)

@@ -176,11 +176,17 @@ class ECGTextModel(nn.Module):
         return EncoderOutput(h, tobs, self.pool(h, tobs))
 
     def encode_ecg(self, signal: Tensor, observed: Tensor) -> Tensor:
-        """L2-normalised ECG embeddings (N, E) of ``signal`` (N, 12, T) with mask ``observed``.
+        """L2-normalised ECG embeddings (N, E) of ``signal`` (N, 12, T) with mask ``observed`` (tensors,
+        or numpy arrays, which are moved to the model's device; the result is a tensor).
 
         The masker is not used; the selector (or the encoder's pooling) aggregates the observed
         tokens. Call ``model.eval()`` first for deterministic embeddings.
         """
+        device = next(self.ecg_proj.parameters()).device
+        if not isinstance(signal, Tensor):  # numpy or nested lists: float32 on the model's device
+            signal = torch.as_tensor(signal, dtype=torch.float32, device=device)
+        if not isinstance(observed, Tensor):
+            observed = torch.as_tensor(observed, dtype=torch.bool, device=device)
         z = self.ecg_tokens(signal, observed).pooled
         return F.normalize(self.ecg_proj(z), dim=-1)
 
