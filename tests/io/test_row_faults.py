@@ -58,7 +58,7 @@ def write_db(root, df):
     ("strat_fold", "", r"strat_fold \(line 3, ecg_id 2\): blank"),
     ("strat_fold", "two", r"strat_fold \(line 3, ecg_id 2\): not an integer: 'two'"),
     ("ecg_id", "2b", r"ecg_id \(line 3\): not an integer: '2b'"),
-    ("ecg_id", 3, r"ecg_id \(lines 3, 4\): ecg_id 3 is listed 2 times"),
+    ("ecg_id", 3, r"lines 3, 4: ecg_id: ecg_id 3 is listed 2 times"),
     ("patient_id", "p-12", r"patient_id \(line 3, ecg_id 2\): not an integer: 'p-12'"),
     ("filename_lr", "", r"filename_lr \(line 3, ecg_id 2\): blank file name"),
 ], ids=["unparseable", "not-dict", "unknown-code", "empty-codes", "fold-11", "fold-0", "fold-blank",

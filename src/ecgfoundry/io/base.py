@@ -274,6 +274,16 @@ class RecordSource:
         self.row_problems.append(prob)
         log.warning("skipped row %s: %s", prob.record_id, prob.message)
 
+    def _duplicated_ids(self, lines: dict[str, list[int]], path, column: str, what: str = "record") -> set[str]:
+        """Ids listed on more than one line of the index table (``lines``: id -> its line numbers). Each
+        is reported once as a row fault naming the lines, and every row of it is to be left out: which
+        of them is right cannot be told. Returns the set of such ids."""
+        dup = {k: v for k, v in lines.items() if len(v) > 1}
+        for rid, where in dup.items():
+            self._row_fault(rid, EcgDataError(path, f"lines {', '.join(map(str, where))}: {column}",
+                                              f"{what} {rid} is listed {len(where)} times; all its rows are left out"))
+        return set(dup)
+
     # --- table ---------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.table)

@@ -232,11 +232,7 @@ class LUDB(RecordSource):
             rows.append({"record_id": rid, "path": str(headers[rid]), "statement_list": statements,
                          "age": 90.0 if age and age.startswith(">") else parse_age(age),
                          "sex": parse_sex(r.get("Sex"))})
-        dup = {k: v for k, v in lines.items() if len(v) > 1}
-        for rid, where in dup.items():
-            self._row_fault(rid, EcgDataError(self.csv, f"lines {', '.join(map(str, where))}: ID",
-                                              f"record {rid} is listed {len(where)} times; all its rows "
-                                              "are left out"))
+        dup = self._duplicated_ids(lines, self.csv, "ID")
         return [r for r in rows if r["record_id"] not in dup]
 
     def _from_headers(self, headers: dict[str, Path]) -> list[dict]:

@@ -209,11 +209,7 @@ class PTBXL(RecordSource):
         lines: dict[str, list[int]] = {}
         for r in rows:
             lines.setdefault(r["record_id"], []).append(r["line"])
-        dup = {k: v for k, v in lines.items() if len(v) > 1}
-        for rid, where in dup.items():
-            self._row_fault(rid, EcgDataError(self.db_path, f"ecg_id (lines {', '.join(map(str, where))})",
-                                              f"ecg_id {rid} is listed {len(where)} times; all its rows "
-                                              "are left out"))
+        dup = self._duplicated_ids(lines, self.db_path, "ecg_id", what="ecg_id")
         pairs = [(r, k) for r, k in zip(rows, keep) if r["record_id"] not in dup]
         return [r for r, _ in pairs], [k for _, k in pairs]
 

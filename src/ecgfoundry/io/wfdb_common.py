@@ -100,13 +100,17 @@ def _parse_number(text: str) -> float:
     return float(head)
 
 
-def _header_lines(hea: Path) -> list[str]:
+def _header_bytes(hea: Path) -> bytes:
     try:
-        raw = hea.read_bytes()
+        return hea.read_bytes()
     except FileNotFoundError:
         raise EcgDataError(hea, None, "missing header (no such .hea file)") from None
     except OSError as exc:
         raise EcgDataError(hea, None, f"cannot read header ({exc})") from None
+
+
+def _header_lines(hea: Path) -> list[str]:
+    raw = _header_bytes(hea)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -502,11 +506,5 @@ def find_records(root: str | Path) -> list[Path]:
 def header_comments(path: str | Path) -> list[str]:
     """The comment lines of a header (text after ``#``, stripped), in order."""
     hea = _record_base(path).with_suffix(".hea")
-    try:
-        raw = hea.read_bytes()
-    except FileNotFoundError:
-        raise EcgDataError(hea, None, "missing header (no such .hea file)") from None
-    except OSError as exc:
-        raise EcgDataError(hea, None, f"cannot read header ({exc})") from None
-    text = raw.decode("utf-8", errors="replace")
+    text = _header_bytes(hea).decode("utf-8", errors="replace")
     return [ln.strip()[1:].strip() for ln in text.splitlines() if ln.strip().startswith("#")]

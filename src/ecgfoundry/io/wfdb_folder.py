@@ -281,11 +281,7 @@ class WFDBFolder(RecordSource):
         lines: dict[str, list[int]] = {}
         for r in rows:
             lines.setdefault(r["record_id"], []).append(r["csv_line"])
-        dup = {k: v for k, v in lines.items() if len(v) > 1}
-        for rid, where in dup.items():
-            self._row_fault(rid, EcgDataError(self.csv, f"lines {', '.join(map(str, where))}: record_id",
-                                              f"record {rid} is listed {len(where)} times; all its rows "
-                                              "are left out"))
+        dup = self._duplicated_ids(lines, self.csv, "record_id")
         return [r for r in rows if r["record_id"] not in dup]
 
     # --- construction --------------------------------------------------------------------
