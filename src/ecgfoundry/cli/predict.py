@@ -74,7 +74,7 @@ def run(args) -> int:
 
     from ecgfoundry.checkpoint import load_model, resolve_checkpoint
     from ecgfoundry.cli.main import UsageError
-    from ecgfoundry.eval.prompts import load_prompts, prompts_for
+    from ecgfoundry.eval.prompts import load_prompts, prompt_key, prompts_for
     from ecgfoundry.eval.zero_shot import zero_shot_classifier, zero_shot_scores
     from ecgfoundry.io.store import HarmonizeSpec, harmonize
     from ecgfoundry.progress import track
@@ -84,14 +84,11 @@ def run(args) -> int:
         raise UsageError(f"{args.model} is an ECG-only model (no text encoder): it has no zero-shot scores",
                          hint="use an ECG-text model (ecgfoundry models list) or evaluate it with --protocol probe")
     prompts = load_prompts(args.prompts)
-    if args.label_set in prompts:
-        key = args.label_set
-    else:
-        keys = [k for k in prompts if k.split("/", 1)[-1] == args.label_set]
-        if len(keys) != 1:
-            raise UsageError(f"unknown prompt label set {args.label_set!r}",
-                             hint=f"choose one of {', '.join(sorted(prompts))}")
-        key = keys[0]
+    try:
+        key = prompt_key(prompts, args.label_set)
+    except KeyError:
+        raise UsageError(f"unknown prompt label set {args.label_set!r}",
+                         hint=f"choose one of {', '.join(sorted(prompts))}") from None
     classes = list(prompts[key])
     classifier = zero_shot_classifier(model, classes, prompts_for(prompts, key, classes))
     spec = HarmonizeSpec(fs=model.cfg.encoder.fs, seconds=args.seconds)

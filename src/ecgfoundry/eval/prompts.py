@@ -109,20 +109,25 @@ def load_prompts(path: str | Path | None = None) -> Prompts:
     return out
 
 
+def prompt_key(prompts: Prompts, label_set: str) -> str:
+    """The full key of a label set in ``prompts``: itself, or the one key whose short name it is
+    (``"form"`` -> ``"ptbxl/form"``). ``KeyError`` names the label set and the choices."""
+    if label_set in prompts:
+        return label_set
+    matches = [k for k in prompts if k.split("/", 1)[-1] == label_set]
+    if len(matches) != 1:
+        why = "is ambiguous between " + ", ".join(matches) if matches else "has no prompts"
+        raise KeyError(f"label set {label_set!r} {why}; prompt label sets: {', '.join(sorted(prompts))}")
+    return matches[0]
+
+
 def prompts_for(prompts: Prompts, label_set: str, classes: Sequence[str]) -> dict[str, list[str]]:
     """The phrasings of ``classes`` (in that order) from one label set of ``prompts``.
 
     ``label_set`` is a full key (``"ptbxl/form"``) or a short name matching exactly one key
     (``"form"``). Raises ``KeyError`` naming the label set or the classes without prompts.
     """
-    if label_set in prompts:
-        key = label_set
-    else:
-        matches = [k for k in prompts if k.split("/", 1)[-1] == label_set]
-        if len(matches) != 1:
-            why = "is ambiguous between " + ", ".join(matches) if matches else "has no prompts"
-            raise KeyError(f"label set {label_set!r} {why}; prompt label sets: {', '.join(sorted(prompts))}")
-        key = matches[0]
+    key = prompt_key(prompts, label_set)
     missing = [c for c in classes if c not in prompts[key]]
     if missing:
         raise KeyError(f"prompt label set {key!r} has no phrasings for {', '.join(missing)} "

@@ -30,7 +30,7 @@ import pandas as pd
 from ecgfoundry.batch import EcgRecord
 from ecgfoundry.errors import EcgDataError
 from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource, parse_age, place_leads
-from ecgfoundry.io.tables import clean_str, is_blank, patient_splits, read_table
+from ecgfoundry.io.tables import clean_str, is_blank, parse_integer, patient_splits, read_table
 
 FS = 400.0
 """Sampling rate of CODE-15% in Hz."""
@@ -298,13 +298,7 @@ class CODE15(RecordSource):
 
     # --- files ---------------------------------------------------------------------------
     def _exam_id(self, value: Any, line: int) -> int:
-        try:
-            num = float(value)
-            if not num.is_integer():
-                raise ValueError
-            return int(num)
-        except (TypeError, ValueError):
-            raise EcgDataError(self.exams_csv, f"line {line}: exam_id", f"not an integer: {value!r}") from None
+        return parse_integer(value, self.exams_csv, f"line {line}: exam_id")
 
     def _number(self, value: Any, line: int, column: str) -> float:
         if is_blank(value):

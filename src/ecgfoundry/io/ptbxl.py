@@ -20,7 +20,7 @@ from ecgfoundry.batch import EcgRecord
 from ecgfoundry.datasets.splits import DEFAULT_FOLDS, splits_from_folds
 from ecgfoundry.errors import EcgDataError
 from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource, parse_age, parse_sex
-from ecgfoundry.io.tables import clean_str, is_blank, read_table
+from ecgfoundry.io.tables import clean_str, is_blank, parse_integer, read_table
 from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
 TEXT_SOURCES = ("report", "report_en", "statements")
@@ -39,16 +39,6 @@ def _parse_scp_codes(value, path: Path, field: str) -> tuple[str, ...]:
     if not isinstance(parsed, dict):
         raise EcgDataError(path, field, f"not a dict: {value!r}")
     return tuple(str(k) for k in parsed)
-
-
-def _integer(value, path: Path, field: str) -> int:
-    try:
-        num = float(value)
-        if not num.is_integer():
-            raise ValueError
-    except (TypeError, ValueError):
-        raise EcgDataError(path, field, "blank" if is_blank(value) else f"not an integer: {value!r}") from None
-    return int(num)
 
 
 def build_label_sets(statements: pd.DataFrame) -> dict[str, LabelSet]:
@@ -185,7 +175,7 @@ class PTBXL(RecordSource):
     def _parse_row(self, r: dict, line: int, file_col: str) -> dict:
         """One row of ``ptbxl_database.csv``, checked; raises naming the line, the id and the column."""
         path = self.db_path
-        ecg_id = _integer(r["ecg_id"], path, f"ecg_id (line {line})")
+        ecg_id = parse_integer(r["ecg_id"], path, f"ecg_id (line {line})")
         where = f"(line {line}, ecg_id {ecg_id})"
         codes = _parse_scp_codes(r["scp_codes"], path, f"scp_codes {where}")
         if not codes:
@@ -193,11 +183,11 @@ class PTBXL(RecordSource):
         unknown = [c for c in codes if c not in self.statements.index]
         if unknown:
             raise EcgDataError(path, f"scp_codes {where}", f"statement(s) not in scp_statements.csv: {unknown}")
-        fold = _integer(r["strat_fold"], path, f"strat_fold {where}")
+        fold = parse_integer(r["strat_fold"], path, f"strat_fold {where}")
         if not 1 <= fold <= 10:
             raise EcgDataError(path, f"strat_fold {where}", f"must be a fold from 1 to 10, got {fold}")
         pid = r.get("patient_id")
-        pid = None if is_blank(pid) else str(_integer(pid, path, f"patient_id {where}"))
+        pid = None if is_blank(pid) else str(parse_integer(pid, path, f"patient_id {where}"))
         fname = clean_str(r[file_col])
         if fname is None:
             raise EcgDataError(path, f"{file_col} {where}", "blank file name")

@@ -36,6 +36,18 @@ def clean_str(value) -> str | None:
     return str(value).strip()
 
 
+def parse_integer(value, path: str | Path, field: str) -> int:
+    """``value`` as an int (``3``, ``"3"``, ``3.0``); otherwise an :class:`EcgDataError` naming the file and
+    the field ("blank" or "not an integer: ...")."""
+    try:
+        num = float(value)
+        if not num.is_integer():
+            raise ValueError
+    except (TypeError, ValueError):
+        raise EcgDataError(path, field, "blank" if is_blank(value) else f"not an integer: {value!r}") from None
+    return int(num)
+
+
 def read_table(path: str | Path, required: Sequence[str] = (), dtype: Mapping[str, type] | None = None,
                allow_empty: bool = False) -> pd.DataFrame:
     """Read a CSV, with an :class:`EcgDataError` naming the file (and column) for every problem.

@@ -55,7 +55,7 @@ from ecgfoundry.batch import EcgRecord
 from ecgfoundry.datasets.splits import DEFAULT_FOLDS, splits_from_folds
 from ecgfoundry.errors import EcgDataError
 from ecgfoundry.io.base import SPLITS, HeaderInfo, LabelSet, RecordSource, parse_age, parse_sex
-from ecgfoundry.io.tables import clean_str, is_blank, patient_splits, read_table
+from ecgfoundry.io.tables import clean_str, is_blank, parse_integer, patient_splits, read_table
 from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
 def _read_dataset_json(path: Path) -> dict:
@@ -286,13 +286,7 @@ class WFDBFolder(RecordSource):
 
     # --- construction --------------------------------------------------------------------
     def _fold(self, value: Any, line: int) -> int:
-        try:
-            num = float(value)
-            if not num.is_integer():
-                raise ValueError
-        except (TypeError, ValueError):
-            raise EcgDataError(self.csv, f"line {line}: fold", f"not an integer: {value!r}") from None
-        return int(num)
+        return parse_integer(value, self.csv, f"line {line}: fold")
 
     def _label_sets(self, codes: list[tuple[str, ...]]) -> dict[str, LabelSet]:
         names = sorted({c for cs in codes for c in cs})
