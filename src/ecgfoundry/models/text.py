@@ -261,11 +261,10 @@ class TextEncoder(nn.Module):
         sentences = [split_sentences(t) or [t] for t in norm]
         flat = [s for ss in sentences for s in ss]
         emb = torch.nn.functional.normalize(self._cached(flat, batch_size), dim=-1)
-        owner = torch.repeat_interleave(torch.arange(len(norm), device=emb.device),
-                                        torch.tensor([len(ss) for ss in sentences], device=emb.device))
+        counts = torch.tensor([len(ss) for ss in sentences], device=emb.device)
         out = torch.zeros(len(norm), emb.shape[1], dtype=emb.dtype, device=emb.device)
-        out.index_add_(0, owner, emb)
-        return out / torch.tensor([len(ss) for ss in sentences], dtype=emb.dtype, device=emb.device)[:, None]
+        out.index_add_(0, torch.repeat_interleave(torch.arange(len(norm), device=emb.device), counts), emb)
+        return out / counts.to(emb.dtype)[:, None]
 
     def _cached(self, norm: list[str], batch_size: int) -> Tensor:
         out: list[np.ndarray | None] = [self.cache.get(t) for t in norm]
