@@ -107,6 +107,26 @@ def test_resume_equals_uninterrupted(tmp_path, synth_store):
     np.testing.assert_allclose(lb, la, rtol=1e-4)
 
 
+def test_stop_at_keeps_the_schedule_and_resume_finishes_the_same_run(tmp_path, synth_store):
+    cfg = TrainConfig(steps=6, batch_size=8, log_every=1, checkpoint_every=4, warmup_steps=1, seed=3)
+    pretrain(tiny("clip"), cfg, synth_store, tmp_path / "a", progress=False)
+    first = pretrain(tiny("clip"), cfg, synth_store, tmp_path / "b", progress=False, stop_at=3)
+    assert first["steps"] == 3 and first["stopped_early"]
+    assert first["checkpoint"].endswith("step_0000003")  # a checkpoint at the stop, off the every-4 grid
+    rows_b = read_metrics(tmp_path / "b")
+    assert [int(r["step"]) for r in rows_b] == [1, 2, 3]
+    rows_a = read_metrics(tmp_path / "a")
+    # the learning rate of the first three steps is that of the 6-step schedule, not a 3-step one
+    np.testing.assert_allclose([float(r["lr"]) for r in rows_b], [float(r["lr"]) for r in rows_a[:3]], rtol=1e-9)
+    assert float(rows_b[-1]["lr"]) > cfg.lr * cfg.min_lr_ratio * 1.5
+    done = pretrain(tiny("clip"), cfg, synth_store, tmp_path / "b", resume=True, progress=False)
+    assert done["steps"] == 6 and not done["stopped_early"]
+    np.testing.assert_allclose([float(r["loss"]) for r in read_metrics(tmp_path / "b")],
+                               [float(r["loss"]) for r in rows_a], rtol=1e-4)
+    with pytest.raises(ValueError, match="stop_at"):
+        pretrain(tiny("clip"), cfg, synth_store, tmp_path / "c", progress=False, stop_at=0)
+
+
 def test_nan_loss_stops_and_keeps_last_good(tmp_path, synth_store, monkeypatch):
     from ecgfoundry.models.ecg_text import ECGTextModel
 

@@ -65,6 +65,9 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=float, default=None, help="harmonised length (default 10, or the recipe's)")
     p.add_argument("--cache-root", type=Path, default=None,
                    help="where dataset caches go (default: $ECGFOUNDRY_CACHE/stores, else ~/.cache/ecgfoundry/stores)")
+    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                   help="end after this step, with a checkpoint; the learning-rate schedule still spans --steps, "
+                        "so --resume continues the same run")
     p.add_argument("--no-progress", action="store_true")
     defaults = TrainConfig()
     for f in fields(TrainConfig):
@@ -305,6 +308,8 @@ def run(args) -> int:
                               "--resume continues a run from --out alone")
     elif (args.out / "checkpoints" / "latest").exists():
         raise FileExistsError(f"{args.out} already holds a run (pass --resume to continue it, or choose another --out)")
+    if args.stop_at is not None and args.stop_at < 1:
+        raise UsageError(f"--stop-at must be a step >= 1, got {args.stop_at}")
     model_cfg, train_cfg = _configs(args)
     recipe_data = getattr(args, "recipe_data", {})
     text_source = args.text_source or recipe_data.get("text_source")
@@ -325,7 +330,8 @@ def run(args) -> int:
         tmp.write_text(json.dumps(record, indent=2))
         os.replace(tmp, args.out / RUN_FILE)
     try:
-        summary = pretrain(model_cfg, train_cfg, store, args.out, resume=args.resume, progress=not args.no_progress)
+        summary = pretrain(model_cfg, train_cfg, store, args.out, resume=args.resume, progress=not args.no_progress,
+                           stop_at=args.stop_at)
     except TrainingInterrupted as exc:
         if main_rank:
             print(f"interrupted: {exc}", file=sys.stderr)
@@ -339,4 +345,7 @@ def run(args) -> int:
               f"({summary.get('samples_per_s', 0):.1f} samples/s on {summary.get('device', '?')}"
               f"{', ' + str(summary['world_size']) + ' processes' if summary.get('world_size', 1) > 1 else ''}); "
               f"{shown}; checkpoint: {summary.get('checkpoint')}")
+        if summary.get("stopped_early"):
+            print(f"stopped at step {summary['steps']} of {train_cfg.steps} (--stop-at); continue with: "
+                  f"ecgfoundry pretrain --out {_quote(str(args.out))} --resume")
     return 0

@@ -139,23 +139,32 @@ class _Log:
 
 
 def pretrain(model_cfg: ModelConfig, train_cfg: TrainConfig, store: ArrayStore, out: str | Path,
-             resume: bool = False, progress: bool = True, text_encoder=None) -> dict[str, Any]:
+             resume: bool = False, progress: bool = True, text_encoder=None,
+             stop_at: int | None = None) -> dict[str, Any]:
     """Pretrain an ECG–text model on the reports of ``store`` and write checkpoints under ``out``.
 
-    Returns a summary dict (steps, final losses, wall time, samples/s, checkpoint path).
+    ``stop_at`` ends this call after that step (with a checkpoint) while the learning-rate schedule
+    still spans ``train_cfg.steps``: a run stopped early is the same run, and ``resume=True``
+    continues it. Returns a summary dict (steps, final losses, wall time, samples/s, checkpoint path;
+    ``stopped_early`` when ``stop_at`` ended it).
     Under ``torchrun`` every process calls this; rank 0 writes the log and checkpoints.
     """
     out = Path(out)
     device = pick_device(train_cfg.device)
     info = init_distributed(device)
+    if stop_at is not None and (not isinstance(stop_at, int) or isinstance(stop_at, bool) or stop_at < 1):
+        raise ValueError(f"stop_at must be an integer >= 1, got {stop_at!r}")
     try:
-        return _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, device, info)
+        return _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, device, info,
+                         stop_at)
     finally:
         cleanup(info)
 
 
-def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, device, info: DistInfo):
+def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, device, info: DistInfo,
+              stop_at: int | None = None):
     cfg = train_cfg
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     ckpt_root = out / "checkpoints"
     if info.is_main:
         ckpt_root.mkdir(parents=True, exist_ok=True)
@@ -209,8 +218,9 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
             torch.set_rng_state(state["torch_rng"])
         else:  # other ranks: a fresh stream that depends on the step
             gen.manual_seed(cfg.seed * 1000 + info.rank + 7919 * step)
-        if step >= cfg.steps:
-            return {"steps": step, "note": "already finished", "checkpoint": str(folder)}
+        if step >= end:
+            return {"steps": step, "note": "already finished" if step >= cfg.steps else f"already at step {step}",
+                    "checkpoint": str(folder)}
 
     if info.is_main:
         (out / "model.json").write_text(model_cfg.to_json())
@@ -226,7 +236,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
     model.train()
     start, last_t, last_step = time.perf_counter(), time.perf_counter(), step
     parts: dict[str, float] = {}
-    bar = _Bar(cfg.steps, step, enabled=progress and info.is_main)
+    bar = _Bar(end, step, enabled=progress and info.is_main)
 
     def one_update(side: str, optimizer, params, clip: float) -> dict[str, torch.Tensor]:
         """One optimiser update of one side of the min-max game on the next (augmented) batch."""
@@ -251,7 +261,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
     stop = _StopSignals()
     try:
         with stop:
-            while step < cfg.steps:
+            while step < end:
                 # --- masker side of the min-max game
                 masker_loss = float("nan")
                 if mopt is not None and step % cfg.model_steps_per_masker == 0:
@@ -272,7 +282,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
                 parts = {k: float(v.detach()) for k, v in losses.items() if v.ndim == 0}
                 parts["masker_loss"] = masker_loss
                 bar.update(step, parts)
-                if step % cfg.log_every == 0 or step == cfg.steps:
+                if step % cfg.log_every == 0 or step == end:
                     now = time.perf_counter()
                     rate = (step - last_step) * cfg.batch_size * info.world_size / max(now - last_t, 1e-9)
                     last_t, last_step = now, step
@@ -280,7 +290,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
                                "lr": sched.get_last_lr()[0], "samples_per_s": rate,
                                "elapsed_s": now - start, **parts})
                 stopping = not all_ranks_agree(stop.received is None, info, device)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
+                if step % cfg.checkpoint_every == 0 or step == end or stopping:
                     last_good = _checkpoint(out, model, cfg, opt, sched, mopt, step, batches_seen, info, gen, msched)
                 if stopping and step < cfg.steps:
                     if step % cfg.log_every:  # the row of the step the run stopped at
@@ -294,6 +304,7 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
         log.close()
     wall = time.perf_counter() - start
     return {"steps": step, "wall_s": wall, "checkpoint": last_good, "final": parts,
+            "stopped_early": step < cfg.steps,
             "samples_per_s": step * cfg.batch_size * info.world_size / max(wall, 1e-9),
             "world_size": info.world_size, "device": str(device)}
 
