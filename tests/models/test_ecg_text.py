@@ -80,6 +80,45 @@ def test_masker_step_grads_only_on_masker(name, encoder):
     assert len(model.model_parameters()) > 0
 
 
+def _step_grads(model, kind, x, m):
+    torch.manual_seed(1)  # dropout draws: the same in every step kind
+    model.zero_grad(set_to_none=True)
+    losses = model.forward_losses(x, m, TEXTS, kind, generator=torch.Generator().manual_seed(0))
+    losses["loss"].backward()
+    grads = {id(p): (None if p.grad is None else p.grad.clone()) for p in model.parameters()}
+    return losses, grads
+
+
+@pytest.mark.parametrize("name,encoder", [("scar", "transformer-tiny"), ("scar", "resnet1d-tiny"),
+                                          ("scar-advmask-sel", "transformer-tiny")])
+def test_joint_step_gives_each_side_the_gradient_of_its_own_step(name, encoder):
+    """The one-pass min-max step: one backward pass leaves on the model side exactly the model step's
+    gradient, and on the masker exactly the masker step's (the gradient of the negated adversary target
+    plus the budget), on the same batch and noise."""
+    model = _model(name, encoder=encoder).train()
+    x, m = _batch()
+    joint, g_joint = _step_grads(model, "joint", x, m)
+    model_step, g_model = _step_grads(model, "model", x, m)
+    masker_step, g_masker = _step_grads(model, "masker", x, m)
+    torch.testing.assert_close(joint["loss"], model_step["loss"])
+    torch.testing.assert_close(joint["masker_loss"], masker_step["loss"].detach())
+    for p in model.model_parameters():
+        if g_model[id(p)] is None:
+            assert g_joint[id(p)] is None or not g_joint[id(p)].any()
+        else:
+            torch.testing.assert_close(g_joint[id(p)], g_model[id(p)], rtol=1e-4, atol=1e-6)
+    masker = model.masker_parameters()
+    assert masker and sum(float(g_masker[id(p)].abs().sum()) for p in masker) > 0
+    for p in masker:
+        torch.testing.assert_close(g_joint[id(p)], g_masker[id(p)], rtol=1e-4, atol=1e-6)
+
+
+def test_joint_step_needs_a_gumbel_adversary():
+    for name in ("clip", "scar-randmask-mean"):
+        with pytest.raises(ValueError, match="one-pass"):
+            _model(name).forward_losses(*_batch(), TEXTS, "joint")
+
+
 def test_masker_step_rejected_without_adversary():
     for name in ("clip", "merl", "scar-randmask-mean"):
         model = _model(name)

@@ -107,6 +107,31 @@ def test_resume_equals_uninterrupted(tmp_path, synth_store):
     np.testing.assert_allclose(lb, la, rtol=1e-4)
 
 
+def test_one_pass_min_max_trains_both_sides_from_one_batch_per_step(tmp_path, synth_store):
+    """minmax=one_pass: one batch per step (the alternating schedule reads two), the masker's loss comes
+    from the same pass and is logged every step, and both sides' weights move (the masker steps every
+    second step with model_steps_per_masker=2)."""
+    from ecgfoundry.models.registry import create_model
+
+    cfg = TrainConfig(steps=4, batch_size=8, log_every=1, warmup_steps=1, model_steps_per_masker=2, seed=3,
+                      minmax="one_pass")
+    torch.manual_seed(cfg.seed)
+    init = create_model(tiny("scar"))
+    pretrain(tiny("scar"), cfg, synth_store, tmp_path / "run", progress=False)
+    rows = read_metrics(tmp_path / "run")
+    assert [math.isfinite(float(r["masker_loss"])) for r in rows] == [True, True, True, True]
+    assert float(rows[-1]["epoch_frac"]) * len(PretrainData(synth_store, "train", 3)) == pytest.approx(4 * 8, rel=1e-3)
+    trained = load_model(tmp_path / "run")
+    for side in ("masker_parameters", "model_parameters"):
+        before, after = getattr(init, side)(), getattr(trained, side)()
+        moved = sum(float((a - b).abs().max()) > 1e-6 for a, b in zip(after, before))
+        assert moved >= len(before) // 2, (side, moved, len(before))
+    with pytest.raises(ConfigError, match="masker_steps"):
+        TrainConfig(minmax="one_pass", masker_steps=2)
+    with pytest.raises(ConfigError, match="minmax"):
+        TrainConfig(minmax="both")
+
+
 def test_stop_at_keeps_the_schedule_and_resume_finishes_the_same_run(tmp_path, synth_store):
     cfg = TrainConfig(steps=6, batch_size=8, log_every=1, checkpoint_every=4, warmup_steps=1, seed=3)
     pretrain(tiny("clip"), cfg, synth_store, tmp_path / "a", progress=False)

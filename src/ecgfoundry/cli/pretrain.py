@@ -31,7 +31,7 @@ OBJECTIVES = ("clip", "merl", "scar", "simclr", "moco", "byol", "clef")
 """``--objective``: each names the preset of the same name."""
 
 _TRAIN_FLAGS = ("steps", "batch_size", "lr", "weight_decay", "warmup_steps", "min_lr_ratio", "grad_clip",
-                "masker_lr", "masker_steps", "model_steps_per_masker", "lead_drop_p", "span_min", "span_max",
+                "masker_lr", "masker_steps", "model_steps_per_masker", "minmax", "lead_drop_p", "span_min", "span_max",
                 "seed", "log_every", "checkpoint_every", "amp", "device", "split")
 
 

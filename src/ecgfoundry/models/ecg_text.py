@@ -37,6 +37,15 @@ Alternating min-max updates (what a trainer does)::
             losses = model(signal, observed, texts, step_kind="masker")
             opt_masker.zero_grad(set_to_none=True); losses["loss"].backward(); opt_masker.step()
 
+One-pass min-max (``step_kind="joint"``, the trainer's ``minmax="one_pass"``): one forward and
+one backward pass on one batch serve both sides. The masker runs under gradient and its removal
+``log(1 - g)`` reaches the encoder through a gradient reversal, so the backward pass of
+``L_align + lambda_cons L_cons + lambda_mask L_budget`` leaves on the model side the model step's
+gradient and on the masker the gradient of ``-(L_align + lambda_cons L_cons) + lambda_mask L_budget``
+(the budget term is not reversed): exactly the gradients of the two alternating steps on that batch
+with the same noise (tested). Each side then takes its own optimiser step. It saves the masker's
+separate forward and backward pass and its batch.
+
 Gradient separation is done by the model, not the trainer: in the model step the masker runs under
 ``torch.no_grad`` (g is a constant, so masker parameters get no gradient); in the masker step the
 model-side parameters have ``requires_grad`` switched off for the duration of the forward pass, so
@@ -73,7 +82,26 @@ from ecgfoundry.models.text import build_text_encoder
 
 __all__ = ["ECGTextModel", "STEP_KINDS"]
 
-STEP_KINDS = ("model", "masker")
+STEP_KINDS = ("model", "masker", "joint")
+
+
+class _ReverseGrad(torch.autograd.Function):
+    """Identity forward; the backward pass flips the sign of the gradient (gradient reversal)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return -grad
+
+
+def reverse_grad(x: Tensor) -> Tensor:
+    """``x`` forward, ``-d/dx`` backward: what sits between the masker's gates and the encoder in the
+    one-pass min-max step, so one backward pass gives the encoder the gradient of the loss and the
+    masker the gradient of its negation."""
+    return _ReverseGrad.apply(x)
 
 
 def _projection(d_in: int, d_out: int, kind: str) -> nn.Module:
@@ -257,9 +285,12 @@ class ECGTextModel(nn.Module):
         observed : Tensor of shape (N, 12, T), bool
         texts : list of N str
             Reports, paired with the ECGs row-wise.
-        step_kind : {"model", "masker"}
+        step_kind : {"model", "masker", "joint"}
             ``"model"``: the loss the encoders, selector, projections and temperature minimise.
             ``"masker"``: the loss the adversarial masker minimises (only when ``has_adversary``).
+            ``"joint"``: the one-pass min-max step (adversarial masker, gumbel estimator): the
+            model's loss, whose backward pass also leaves the masker's gradient (gradient
+            reversal); ``"masker_loss"`` is the masker's loss, detached.
         generator : torch.Generator or None
             Random source of the masker's noise / random removal.
 
@@ -281,6 +312,11 @@ class ECGTextModel(nn.Module):
                                  "there is no masker step (check model.has_adversary)")
             with _no_grad_for(self.model_parameters()):
                 return self._scar_losses(signal, observed, texts, masker_step=True, generator=generator)
+        if step_kind == "joint":
+            if not self.has_adversary or self.cfg.masker.estimator != "gumbel":
+                raise ValueError(f"model {self.cfg.name or self.cfg.objective!r}: the one-pass min-max step needs an "
+                                 "adversarial masker with the gumbel estimator (use the alternating schedule)")
+            return self._scar_losses(signal, observed, texts, masker_step=False, generator=generator, joint=True)
         if self.cfg.objective == "scar":
             return self._scar_losses(signal, observed, texts, masker_step=False, generator=generator)
         return self._clip_losses(signal, observed, texts)
@@ -311,7 +347,7 @@ class ECGTextModel(nn.Module):
             assert h_full is not None
             if self.cfg.masker.input == "local":
                 h_full = x
-            if masker_step:
+            if masker_step:  # the masker step, and the joint step (its gates then pass a gradient reversal)
                 return self.masker(h_full.detach(), tobs, generator)
             with torch.no_grad():
                 return self.masker(h_full.detach(), tobs, generator)
@@ -336,15 +372,16 @@ class ECGTextModel(nn.Module):
         return scale, x, tobs, u, h_full, e_full
 
     def _scar_losses(self, signal: Tensor, observed: Tensor, texts: Sequence[str], masker_step: bool,
-                     generator: torch.Generator | None) -> dict[str, Tensor]:
+                     generator: torch.Generator | None, joint: bool = False) -> dict[str, Tensor]:
         cfg = self.cfg
         if cfg.masker.estimator == "score":
             return self._scar_score_losses(signal, observed, texts, masker_step, generator)
         scale, x, tobs, u, h_full, e_full = self._scar_inputs(signal, observed, texts, masker_step,
                                                               self.has_adversary or cfg.use_consistency)
-        mask = self._mask(h_full, x, tobs, masker_step, generator)
-        h_hat = self.encoder.encode_tokens(x, tobs, mask.keep_log)
-        e_masked = self.ecg_proj(self.pool(h_hat, tobs, mask.keep_log))
+        mask = self._mask(h_full, x, tobs, masker_step or joint, generator)
+        keep_log = reverse_grad(mask.keep_log) if joint else mask.keep_log
+        h_hat = self.encoder.encode_tokens(x, tobs, keep_log)
+        e_masked = self.ecg_proj(self.pool(h_hat, tobs, keep_log))
 
         out = self.clip_loss(F.normalize(e_masked, dim=-1), u, scale, self._keys(texts, u.device))
         adversary_target = out["align"]
@@ -356,6 +393,8 @@ class ECGTextModel(nn.Module):
         out.update(self.budget_loss(mask.gate, tobs))
         budget = cfg.lambda_mask * out["budget"]
         out["loss"] = -adversary_target + budget if masker_step else adversary_target + budget
+        if joint:
+            out["masker_loss"] = (-adversary_target + budget).detach()
         out["logit_scale"] = scale.detach()
         return out
 

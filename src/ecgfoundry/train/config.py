@@ -15,8 +15,11 @@ class TrainConfig:
 
     The optimiser is AdamW with linear warm-up then cosine decay to ``min_lr_ratio × lr``;
     gradients are clipped to ``grad_clip`` (global norm). With an adversarial masker the masker has
-    its own AdamW (``masker_lr``) and takes ``masker_steps`` updates after every
-    ``model_steps_per_masker`` model updates (the min-max ratio).
+    its own AdamW (``masker_lr``). ``minmax="alternating"``: the masker takes ``masker_steps`` updates,
+    each with its own batch, forward and backward pass, after every ``model_steps_per_masker`` model
+    updates (the min-max ratio). ``minmax="one_pass"``: one forward and backward pass per step serve
+    both sides (gradient reversal between masker and encoder, see
+    :mod:`ecgfoundry.models.ecg_text`); the masker steps every ``model_steps_per_masker`` steps.
     """
 
     steps: int = 1000                    # optimiser steps of the model side
@@ -29,6 +32,7 @@ class TrainConfig:
     masker_lr: float = 1e-3
     masker_lr_schedule: str = "constant"  # "constant" | "cosine": the masker follows the model's warm-up + cosine
     masker_steps: int = 1                # masker updates per round
+    minmax: str = "alternating"          # "alternating" | "one_pass" (adversarial masker only)
     model_steps_per_masker: int = 1      # model updates per round
     lead_drop_p: float = 0.2             # augmentation: each lead dropped with this probability
     span_min: float = 0.05               # augmentation: one zeroed span per lead, this fraction ...
@@ -64,6 +68,11 @@ class TrainConfig:
             raise ConfigError("span_max", f"need 0 <= span_min <= span_max <= 1, got {self.span_min}, {self.span_max}")
         if self.masker_lr_schedule not in ("constant", "cosine"):
             raise ConfigError("masker_lr_schedule", f"must be constant or cosine, got {self.masker_lr_schedule!r}")
+        if self.minmax not in ("alternating", "one_pass"):
+            raise ConfigError("minmax", f"must be alternating or one_pass, got {self.minmax!r}")
+        if self.minmax == "one_pass" and self.masker_steps != 1:
+            raise ConfigError("masker_steps", f"the one-pass min-max step updates the masker once per pass; "
+                                              f"got {self.masker_steps} (use minmax=alternating)")
         if self.amp not in ("auto", "off", "bf16", "fp16"):
             raise ConfigError("amp", f"must be auto, off, bf16 or fp16, got {self.amp!r}")
         if self.split not in ("train", "val", "test", "all"):

@@ -238,8 +238,10 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
     parts: dict[str, float] = {}
     bar = _Bar(end, step, enabled=progress and info.is_main)
 
-    def one_update(side: str, optimizer, params, clip: float) -> dict[str, torch.Tensor]:
-        """One optimiser update of one side of the min-max game on the next (augmented) batch."""
+    def one_update(side: str, sides: list[tuple[Any, list, float, bool]]) -> dict[str, torch.Tensor]:
+        """One forward and backward pass on the next (augmented) batch, then a step of each optimiser in
+        ``sides`` (optimizer, params, clip norm, whether it steps now): one side of the alternating
+        min-max game, or both sides at once (``side="joint"``)."""
         b = next(stream)
         x, m = aug(b.signal, b.observed, gen) if aug is not None else (b.signal, b.observed)
         extra = hooks.extra(b.meta)
@@ -248,30 +250,41 @@ def _pretrain(model_cfg, train_cfg, store, out, resume, progress, text_encoder, 
         loss = losses["loss"]
         if not all_ranks_agree(bool(torch.isfinite(loss)), info, device):
             raise TrainingDiverged(_diverged_msg(step, side, losses, last_good))
-        optimizer.zero_grad(set_to_none=True)
+        for optimizer, _, _, _ in sides:
+            optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        average_gradients(params, info)
-        if clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(params, clip)
-        scaler.step(optimizer)
+        for optimizer, params, clip, steps_now in sides:
+            if not steps_now:
+                optimizer.zero_grad(set_to_none=True)
+                continue
+            average_gradients(params, info)
+            if clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            scaler.step(optimizer)
         scaler.update()
         return losses
 
+    one_pass = cfg.minmax == "one_pass"
     stop = _StopSignals()
     try:
         with stop:
             while step < end:
                 # --- masker side of the min-max game
                 masker_loss = float("nan")
-                if mopt is not None and step % cfg.model_steps_per_masker == 0:
-                    for _ in range(cfg.masker_steps):
-                        losses = one_update("masker", mopt, model.masker_parameters(), 0.0)
-                        batches_seen += 1
-                        masker_loss = float(losses["loss"].detach())
-                    opt.zero_grad(set_to_none=True)  # the masker step leaves no gradient on the model side
-                # --- model side
-                losses = one_update("model", opt, model.model_parameters(), cfg.grad_clip)
+                model_side = (opt, model.model_parameters(), cfg.grad_clip, True)
+                if mopt is not None and one_pass:  # --- both sides from one pass
+                    masker_now = step % cfg.model_steps_per_masker == 0
+                    losses = one_update("joint", [model_side, (mopt, model.masker_parameters(), 0.0, masker_now)])
+                    masker_loss = float(losses.pop("masker_loss"))
+                else:
+                    if mopt is not None and step % cfg.model_steps_per_masker == 0:  # --- masker side
+                        for _ in range(cfg.masker_steps):
+                            losses = one_update("masker", [(mopt, model.masker_parameters(), 0.0, True)])
+                            batches_seen += 1
+                            masker_loss = float(losses["loss"].detach())
+                        opt.zero_grad(set_to_none=True)  # the masker step leaves no gradient on the model side
+                    losses = one_update("model", [model_side])  # --- model side
                 batches_seen += 1
                 sched.step()
                 if msched is not None:
