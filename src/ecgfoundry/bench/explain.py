@@ -1,9 +1,19 @@
-"""SHAP top features of the best probe per dataset, and how many of them datasets share.
+"""SHAP top features of one probe explained on several datasets, and how many of them datasets share.
 
-Filice et al. (arXiv 2601.21830, Algorithm 1) explain the best classifier of each dataset with
-SHAP, keep its 50 most important embedding dimensions, and measure how much these top-50 sets
-overlap across datasets (a model whose datasets rely on the same dimensions encodes the condition
-in a dataset-independent way).
+Filice et al. (arXiv 2601.21830, Algorithm 1) take one classifier, C_i*, the best classifier of
+the best dataset i*, explain it with SHAP on every dataset, keep its 50 most important embedding
+dimensions on each, and measure how much these top-50 sets overlap across datasets: when the same
+classifier leans on the same dimensions whatever data it sees, the model encodes the condition in
+a dataset-independent way. (Explaining each dataset's own classifier instead would compare
+different functions, and is not the paper's measure.)
+
+Top-k with zero importances: only features with a non-zero importance count toward a top-k
+(:func:`top_features`). A decision tree that splits on 7 of 64 dimensions has a top-50 of 7
+features, not 7 plus the 43 lowest-numbered unused dimensions (which any two such trees would
+"share"). A top-k may therefore hold fewer than k features. The pairwise rate keeps the nominal
+``k`` as its denominator, ``|A & B| / k``: a missing feature counts as not shared, so a set of
+``m < k`` features shares at most ``m / k`` (:func:`shared_feature_rate`, which also reports the
+set sizes and the chance rate of random sets of those sizes, ``|A| |B| / (D k)``).
 
 Importance of a feature = mean absolute SHAP value over the explained records (for the positive
 class). Explainers, by classifier:
@@ -91,42 +101,76 @@ def shap_importance(estimator: Any, X: np.ndarray, classifier: str, background: 
 
 
 def top_features(importance: np.ndarray, k: int = 50) -> np.ndarray:
-    """Indices of the ``k`` most important features, most important first (ties: lower index)."""
-    importance = np.asarray(importance)
-    k = min(k, len(importance))
-    return np.lexsort((np.arange(len(importance)), -importance))[:k]
+    """Indices of the at most ``k`` most important features, most important first.
+
+    Only features with a finite, non-zero importance count: the result holds fewer than ``k``
+    indices when fewer features have any importance (zero-importance features are never used to
+    fill a top-k). Exact ties among non-zero importances go to the lower index.
+
+    Examples
+    --------
+    >>> top_features(np.array([0.0, 0.5, 0.0, 0.2, 0.0]), k=3).tolist()
+    [1, 3]
+    """
+    importance = np.asarray(importance, dtype=float)
+    if importance.ndim != 1:
+        raise ValueError(f"importance must be (D,), got shape {importance.shape}")
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    order = np.lexsort((np.arange(len(importance)), -np.abs(np.nan_to_num(importance))))
+    keep = order[np.isfinite(importance[order]) & (importance[order] != 0)]
+    return keep[:k]
 
 
-def shared_feature_rate(tops: Mapping[str, Sequence[int]], k: int | None = None):
+def shared_feature_rate(tops: Mapping[str, Sequence[int]], k: int | None = None, dim: int | None = None):
     """Overlap of top-k feature sets across datasets.
 
     Parameters
     ----------
-    tops : dict dataset -> indices of its top-k features
+    tops : dict dataset -> indices of its top-k features (possibly fewer than k, see the module
+        docstring)
     k : int, optional
-        Set size the overlaps are divided by (default: the size of the largest set, e.g. 50).
+        The nominal set size the overlaps are divided by (default: the size of the largest set).
+    dim : int, optional
+        Number of features D; with it, each pair gets the rate two random sets of the same sizes
+        would have, ``|A| |B| / (D k)``.
 
     Returns
     -------
     pairs : DataFrame
         One row per pair: ``dataset_a``, ``dataset_b``, ``shared`` (``|A & B|``), ``rate``
-        (``|A & B| / k``).
+        (``|A & B| / k``), ``n_a``, ``n_b`` (set sizes), ``chance`` (NaN without ``dim``).
     summary : dict
         ``mean_pairwise_rate`` (mean of the pairwise rates: the overall rate of shared features),
-        ``shared_by_all`` (``|A & B & ...|``) and ``shared_by_all_rate`` (divided by k).
+        ``mean_chance_rate``, ``shared_by_all`` (``|A & B & ...|``), ``shared_by_all_rate``
+        (divided by k), ``k``, ``min_set_size``.
+
+    Examples
+    --------
+    >>> pairs, summary = shared_feature_rate({"a": [1, 2, 3], "b": [2, 3, 4, 5]}, k=5)
+    >>> float(pairs.rate[0]), summary["shared_by_all"]
+    (0.4, 2)
     """
     import pandas as pd
 
     sets = {d: set(int(i) for i in v) for d, v in tops.items()}
     if len(sets) < 2:
         raise ValueError("shared features need at least two datasets")
-    k = k or max(len(s) for s in sets.values())
-    rows = [{"dataset_a": a, "dataset_b": b, "shared": len(sets[a] & sets[b]), "rate": len(sets[a] & sets[b]) / k}
-            for a, b in combinations(sorted(sets), 2)]
+    k = k or max(max(len(s) for s in sets.values()), 1)
+    if any(len(s) > k for s in sets.values()):
+        raise ValueError(f"a top-k set holds more than k = {k} features")
+    rows = []
+    for a, b in combinations(sorted(sets), 2):
+        shared = len(sets[a] & sets[b])
+        chance = len(sets[a]) * len(sets[b]) / (dim * k) if dim else float("nan")
+        rows.append({"dataset_a": a, "dataset_b": b, "shared": shared, "rate": shared / k,
+                     "n_a": len(sets[a]), "n_b": len(sets[b]), "chance": chance})
     pairs = pd.DataFrame(rows)
     common = set.intersection(*sets.values())
-    return pairs, {"mean_pairwise_rate": float(pairs["rate"].mean()), "shared_by_all": len(common),
-                   "shared_by_all_rate": len(common) / k, "k": k}
+    return pairs, {"mean_pairwise_rate": float(pairs["rate"].mean()),
+                   "mean_chance_rate": float(pairs["chance"].mean()) if dim else float("nan"),
+                   "shared_by_all": len(common), "shared_by_all_rate": len(common) / k, "k": k,
+                   "min_set_size": min(len(s) for s in sets.values())}
 
 
 def explain_best(X: np.ndarray, y: np.ndarray, classifier: str, grid=None, inner_k: int = 3, seed: int = 0,
@@ -135,10 +179,36 @@ def explain_best(X: np.ndarray, y: np.ndarray, classifier: str, grid=None, inner
 
     Returns
     -------
-    dict with ``importance`` ``(D,)``, ``top`` (indices, most important first), ``best_params``.
+    dict with ``importance`` ``(D,)``, ``top`` (indices, most important first; only non-zero
+    importances), ``best_params`` and ``estimator`` (the fitted search).
     """
     from ecgfoundry.bench.probes import fit_probe
 
     search = fit_probe(classifier, X, y, grid=grid, inner_k=inner_k, seed=seed)
     imp = shap_importance(search, X, classifier, background=background, max_explain=max_explain, seed=seed)
-    return {"importance": imp, "top": top_features(imp, k), "best_params": search.best_params_}
+    return {"importance": imp, "top": top_features(imp, k), "best_params": search.best_params_,
+            "estimator": search}
+
+
+def explain_across(estimator: Any, data: Mapping[str, np.ndarray], classifier: str, k: int = 50,
+                   background: int = 100, max_explain: int = 500, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Explain one fitted probe (the paper's C_i*) on every dataset: importances and top-k per dataset.
+
+    Parameters
+    ----------
+    estimator : fitted estimator or GridSearchCV
+        The one classifier explained everywhere (fitted on the best dataset).
+    data : dict dataset -> records ``(N, D)`` to explain (each dataset's own records also form the
+        SHAP background of that dataset)
+    classifier : str
+        Which probe it is (chooses the explainer).
+
+    Returns
+    -------
+    dict dataset -> ``{"importance": (D,), "top": indices}``
+    """
+    out = {}
+    for dataset, X in data.items():
+        imp = shap_importance(estimator, X, classifier, background=background, max_explain=max_explain, seed=seed)
+        out[dataset] = {"importance": imp, "top": top_features(imp, k)}
+    return out

@@ -10,7 +10,8 @@ datasets:
    workers or a Dask cluster; every cell's actual ``n`` and ``k`` are recorded;
 3. per model and task, the representation analysis of Filice et al. (arXiv 2601.21830,
    Algorithm 1; :func:`~ecgfoundry.bench.representation.representation_analysis`) over the
-   datasets where the task could run, with each dataset's best classifier; its result is cached
+   datasets where the task could run, with C_i* (the best classifier of the best dataset, fitted
+   there once) explained on every dataset; its result is cached
    in the work folder under a key of everything it depends on, so a resumed run reuses it;
 4. tables (CSV + Markdown), figures (PNG) and ``summary.json`` into the output folder.
 
@@ -157,14 +158,15 @@ def grids_from_json(text: str) -> tuple:
 # ---------------------------------------------------------------------------------------------
 # representation analysis, cached
 
-def _repr_key(work: Path, model: str, task: str, datasets: Sequence[str], classifiers: Mapping[str, str],
+def _repr_key(work: Path, model: str, task: str, datasets: Sequence[str], fit: tuple[str, str],
               opts: BenchOptions) -> str:
     cache = EmbeddingCache(work / "embeddings")
     digests = []
     for d in datasets:
         meta = json.loads(cache.path(model, d, opts.repr_pooling).with_suffix(".json").read_text())
-        digests.append(meta["ids_sha1"])
-    text = json.dumps({"model": model, "task": task, "datasets": list(datasets), "classifiers": dict(classifiers),
+        digests.append([meta["ids_sha1"], meta.get("fingerprint")])
+    text = json.dumps({"protocol": "C_i* on every dataset, non-zero top-k", "model": model, "task": task,
+                       "datasets": list(datasets), "fit": list(fit),
                        "digests": digests, "grids": opts.to_dict()["resolved_grids"],
                        **{k: getattr(opts, k) for k in ("repr_pooling", "top_k", "n_fit", "n_per_dataset", "knn_k",
                                                         "umap", "inner_k", "seed", "background", "max_explain")}},
@@ -172,25 +174,45 @@ def _repr_key(work: Path, model: str, task: str, datasets: Sequence[str], classi
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def representation_for(work: Path, model: str, task: str, datasets: Sequence[str], best, opts: BenchOptions
-                       ) -> dict:
-    """Algorithm 1 for one model and task, as a JSON-able dict (read from the cache when present)."""
-    from ecgfoundry.bench.representation import representation_analysis
+def task_best(res, model: str, task: str, opts: BenchOptions):
+    """Best classifier per dataset on ``task``'s cells alone, and the datasets that may be i*: those
+    whose every cell of the task ran at its nominal size and k (see
+    :func:`ecgfoundry.bench.representation.choose_fit_dataset`)."""
+    from ecgfoundry.bench.probes import best_classifiers
 
-    classifiers = {d: str(best[(best.model == model) & (best.dataset == d)].classifier.iloc[0]) for d in datasets}
-    key = _repr_key(work, model, task, datasets, classifiers, opts)
+    s = res.summary[(res.summary.model == model) & (res.summary.task == task)]
+    best = best_classifiers(s) if len(s) else s
+    cells = res.cells[res.cells.task == task]
+    full = cells.assign(_full=(cells["n"] == cells["n_nominal"]) & (cells["k"] == opts.k))
+    eligible = [d for d, g in full.groupby("dataset") if g["_full"].all()]
+    return best, eligible
+
+
+def representation_for(work: Path, model: str, task: str, datasets: Sequence[str], best, opts: BenchOptions,
+                       eligible: Sequence[str] | None = None) -> dict:
+    """Algorithm 1 for one model and task, as a JSON-able dict (read from the cache when present).
+
+    ``best``: best classifiers of this task's cells per dataset (:func:`task_best`), which choose
+    i* (among ``eligible``) and C_i*."""
+    from ecgfoundry.bench.representation import choose_fit_dataset, representation_analysis
+
+    fit = choose_fit_dataset(best, model, list(datasets), eligible)
+    key = _repr_key(work, model, task, datasets, fit, opts)
     path = work / "representation" / _safe(model) / f"{_safe(task)}-{opts.repr_pooling}-{key}.json"
     if path.exists():
         return {**json.loads(path.read_text()), "cached": True}
     start = time.perf_counter()
     res = representation_analysis(work, model, list(datasets), task, pooling=opts.repr_pooling, best=best,
+                                  fit_dataset=fit[0], classifier=fit[1],
                                   k=opts.top_k, n_fit=opts.n_fit, n_per_dataset=opts.n_per_dataset,
                                   knn_k=opts.knn_k, grids=opts.grid_overrides, inner_k=opts.inner_k, seed=opts.seed,
                                   with_umap=opts.umap, background=opts.background, max_explain=opts.max_explain)
     dim = int(len(next(iter(res.importances.values()))))
     k = min(opts.top_k, dim)
     out = {"model": model, "task": task, "pooling": opts.repr_pooling, "datasets": list(datasets),
+           "fit_dataset": res.fit_dataset, "classifier": res.classifier,
            "classifiers": res.classifiers, "dim": dim, "k": k, "chance_rate": k / dim,
+           "top_sizes": {d: int(len(v)) for d, v in res.tops.items()},
            "tops": {d: [int(i) for i in v] for d, v in res.tops.items()},
            "importances": {d: [float(x) for x in v] for d, v in res.importances.items()},
            "shared_pairs": res.shared_pairs.to_dict("records"), "shared": res.shared,
@@ -277,7 +299,8 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
                     rep_skips.append({"model": model, "task": task, "reason": "no dataset with results for this task"})
         for model, task, ds in track(todo, "representation analysis", enabled=progress):
             try:
-                reps.append(representation_for(work, model, task, ds, res.best, opts))
+                best, eligible = task_best(res, model, task, opts)
+                reps.append(representation_for(work, model, task, ds, best, opts, eligible))
             except ValueError as exc:  # too few points / classes for geometry on tiny data
                 rep_skips.append({"model": model, "task": task, "reason": str(exc)})
     t_repr = time.perf_counter() - t0 - t_embed - t_grid
@@ -336,16 +359,21 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
                                      "n_groups")},
                 "datasets": len(r["datasets"])})
         if r["shared"]:
-            shared_rows.append({"model": r["model"], "task": r["task"], "pooling": r["pooling"], "k": r["k"],
-                                "dim": r["dim"], "chance_rate": r["chance_rate"],
+            sizes = r.get("top_sizes") or {d: len(v) for d, v in r["tops"].items()}
+            shared_rows.append({"model": r["model"], "task": r["task"], "pooling": r["pooling"],
+                                "fit_dataset": r.get("fit_dataset"), "classifier": r.get("classifier"), "k": r["k"],
+                                "dim": r["dim"], "top_sizes": " / ".join(str(sizes[d]) for d in r["datasets"]),
+                                "chance_rate": r["shared"].get("mean_chance_rate", r["chance_rate"]),
                                 "mean_pairwise_rate": r["shared"]["mean_pairwise_rate"],
                                 "shared_by_all": r["shared"]["shared_by_all"],
                                 "shared_by_all_rate": r["shared"]["shared_by_all_rate"],
                                 "datasets": len(r["datasets"])})
             pairs = pd.DataFrame(r["shared_pairs"])
             pair_rows += [{"model": r["model"], "task": r["task"], **p} for p in r["shared_pairs"]]
-            panels.append({"title": f"{r['model']} · {r['task']} · {r['pooling']} · top-{r['k']} of {r['dim']}",
-                           "datasets": r["datasets"], "pairs": pairs, "chance": r["chance_rate"]})
+            panels.append({"title": f"{r['model']} · {r['task']} · {r['pooling']} · top-{r['k']} of {r['dim']} · "
+                                    f"{r.get('classifier')} fitted on {r.get('fit_dataset')}",
+                           "datasets": r["datasets"], "pairs": pairs,
+                           "chance": r["shared"].get("mean_chance_rate", r["chance_rate"])})
         if r.get("umap"):
             coords = pd.DataFrame(r["umap"])
             figures.plot_umap(coords, f"{r['model']} · {r['task']} · {r['pooling']} pooling · common top-{r['k']} "
@@ -355,8 +383,8 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
     shared = tables.shared_table(shared_rows)
     sep.to_csv(tdir / "separability.csv", index=False)
     shared.to_csv(tdir / "shared_features.csv", index=False)
-    pd.DataFrame(pair_rows, columns=["model", "task", "dataset_a", "dataset_b", "shared", "rate"]).to_csv(
-        tdir / "shared_features_pairs.csv", index=False)
+    pair_cols = ["model", "task", "dataset_a", "dataset_b", "shared", "rate", "n_a", "n_b", "chance"]
+    pd.DataFrame(pair_rows, columns=pair_cols).to_csv(tdir / "shared_features_pairs.csv", index=False)
     figures.plot_shared_features(panels, fdir / "shared_features.png")
 
     md = ["# Holistic benchmark of frozen embeddings", ""]
@@ -385,8 +413,12 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
                tables.to_markdown(sep), ""]
     if len(shared):
         md += ["## Shared top-k SHAP features across datasets", "",
-               "Mean over dataset pairs of |A ∩ B| / k for the top-k features of each dataset's best classifier; "
-               "`chance_rate` = k / D is the expected overlap of two random k-subsets of D dimensions.", "",
+               "One classifier per model and task, C_i* (`classifier`: the best classifier of the best dataset "
+               "`fit_dataset`, fitted there once), explained with SHAP on every dataset (Filice et al., Algorithm 1). "
+               "A dataset's top-k holds only features with non-zero importance, so it may hold fewer than k "
+               "(`top_sizes`, in the order of the datasets). `mean_pairwise_rate`: mean over dataset pairs of "
+               "|A ∩ B| / k (a missing feature counts as not shared); `chance_rate`: the same mean for random sets "
+               "of the same sizes, |A| |B| / (D k) (k / D when every set is full).", "",
                tables.to_markdown(shared), ""]
     if len(skipped):
         md += ["## Cells that could not run", "", tables.to_markdown(skipped), ""]

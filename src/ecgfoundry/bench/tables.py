@@ -104,7 +104,8 @@ def separability_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def shared_table(rows: list[dict]) -> pd.DataFrame:
-    """Shared top-k SHAP features per model x task: mean pairwise rate, shared by all, chance rate k/D."""
-    cols = ["model", "task", "pooling", "k", "dim", "chance_rate", "mean_pairwise_rate", "shared_by_all",
-            "shared_by_all_rate", "datasets"]
+    """Shared top-k SHAP features per model x task (C_i* and where it was fitted, top-k sizes): mean pairwise
+    rate, shared by all, chance rate of random sets of the same sizes."""
+    cols = ["model", "task", "pooling", "fit_dataset", "classifier", "k", "dim", "top_sizes", "chance_rate",
+            "mean_pairwise_rate", "shared_by_all", "shared_by_all_rate", "datasets"]
     return pd.DataFrame(rows, columns=cols)
