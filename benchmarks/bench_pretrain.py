@@ -1,18 +1,23 @@
-"""Pretraining speed of every preset on the CPU default config, side by side with CLIP.
+"""Pretraining speed of every preset, side by side with CLIP, on a recipe's model and batch.
 
-Run:  .venv/bin/python benchmarks/bench_pretrain.py [--presets clip,merl,scar] [--steps 10]
-      [--warmup 3] [--batch-size 32] [--infer-batches 5] [--seed 0]
+Run:  .venv/bin/python benchmarks/bench_pretrain.py [--recipe ptbxl-cpu] [--presets clip,merl,scar,scar:one_pass]
+      [--steps 10] [--warmup 3] [--batch-size N] [--infer-batches 5] [--seed 0]
 
-What is measured (the CPU default of every preset: the ``transformer-cpu`` encoder, 100 Hz x 10 s
-= 12 leads x 10 one-second patches = 120 lead x time tokens per ECG, the packaged all-MiniLM-L6-v2 text encoder, frozen):
+What is measured: every preset with the recipe's model overrides (default ``ptbxl-cpu``: the
+``resnet-cpu`` encoder, 100 Hz x 10 s, the packaged all-MiniLM-L6-v2 text encoder, frozen) and its
+batch size; ``--recipe none`` gives each preset's plain CPU default (``transformer-cpu``, batch 32).
+A preset written ``NAME:one_pass`` is timed with the one-pass min-max step (``minmax=one_pass``:
+one forward and backward pass per step serve the encoder and the masker); plain adversarial presets
+use the alternating schedule. Timed on synthetic signals of the recipe's shape:
 
 - **training**: one optimiser step of the model side as :func:`ecgfoundry.train.loop.pretrain` takes
   it (missingness augmentation, forward losses, backward, gradient clipping, AdamW, schedule),
   preceded for the adversarial presets by the masker step the loop takes before it (with the
   default ratio of one masker step per model step). ``samples/s`` = batch size / seconds per step,
   the figure ``metrics.csv`` logs. The loop draws a fresh batch for the masker step, so an epoch
-  of an adversarial preset takes twice as many batches per model step: ``epoch s`` gives the
-  seconds per 1,000 records that reach the model *or* the masker (the paper's "per epoch" figure).
+  of an alternating adversarial preset takes twice as many batches per model step: ``epoch`` gives the
+  time of one pass of the recipe's training data (PTB-XL folds 1-4: 8,722 records) through the
+  model *or* the masker (the paper's "per epoch" figure).
 - **inference**: ``encode_ecg`` of a batch of fully observed ECGs in eval mode without gradient
   (the masker is not used at inference), in ms per ECG.
 
@@ -26,7 +31,8 @@ Each figure is the **best** (minimum) step time over the rounds, as ``timeit`` r
 on the cores only ever add time, so the minimum is the closest to the uncontended speed; the
 median is printed next to it (``--stat median`` makes it the headline figure).
 
-Prints a table with ratios to CLIP, then one JSON line of all figures (``{"bench": "pretrain", ...}``).
+Prints the torch thread settings in use, a table with ratios to CLIP, the ``SCAR / CLIP per epoch``
+lines (alternating and one-pass), then one JSON line of all figures (``{"bench": "pretrain", ...}``).
 """
 
 from __future__ import annotations
@@ -38,13 +44,25 @@ import statistics
 import time
 
 PRESETS = ("clip", "merl", "scar-randmask-mean", "scar-randmask-mean-cons", "scar-advmask-mean",
-           "scar-advmask-sel", "scar", "scar-leadmask")
+           "scar-advmask-sel", "scar", "scar:one_pass", "scar-leadmask")
+RECIPE_TRAIN_RECORDS = {"ptbxl-cpu": 8722}  # PTB-XL folds 1-4, the recipe's training split
+
+
+def thread_settings() -> dict:
+    """The thread settings a CPU timing depends on."""
+    import os
+
+    import torch
+
+    return {"torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+            **{k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY")},
+            "cpu_count": os.cpu_count()}
 
 
 class _Trainer:
     """One preset's model, optimisers and random streams, stepping as the pretraining loop does."""
 
-    def __init__(self, preset: str, text_encoder, train_cfg, encoder: str | None):
+    def __init__(self, preset: str, text_encoder, train_cfg, model_cfg):
         import torch
 
         from ecgfoundry.models.augment import MissingnessAugment
@@ -54,8 +72,8 @@ class _Trainer:
         self.preset = preset
         self.cfg = train_cfg
         torch.manual_seed(train_cfg.seed)
-        overrides = {"encoder": encoder} if encoder else {}
-        self.model = create_model(preset, text_encoder=text_encoder, **overrides)
+        self.model = create_model(model_cfg, text_encoder=text_encoder)
+        self.one_pass = train_cfg.minmax == "one_pass" and self.model.has_adversary
         self.model.train()
         self.opt = torch.optim.AdamW(_param_groups(self.model.model_parameters(), train_cfg.weight_decay),
                                      lr=train_cfg.lr, betas=(0.9, 0.98), eps=1e-6)
@@ -68,7 +86,7 @@ class _Trainer:
 
     @property
     def batches_per_step(self) -> int:
-        extra = self.cfg.masker_steps if self.mopt is not None else 0
+        extra = self.cfg.masker_steps if self.mopt is not None and not self.one_pass else 0
         return 1 + extra / self.cfg.model_steps_per_masker
 
     def n_parameters(self) -> int:
@@ -81,6 +99,21 @@ class _Trainer:
 
         model, cfg = self.model, self.cfg
         t0 = time.perf_counter()
+        if self.one_pass:  # both sides from one pass, as the loop's minmax=one_pass
+            signal, observed, texts = next(batches)
+            x, m = self.aug(signal, observed, self.gen)
+            loss = model.forward_losses(x, m, texts, "joint", self.gen)["loss"]
+            self.opt.zero_grad(set_to_none=True)
+            self.mopt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.model.model_parameters(), cfg.grad_clip)
+            self.opt.step()
+            if self.step_no % cfg.model_steps_per_masker == 0:
+                self.mopt.step()
+            self.sched.step()
+            self.step_no += 1
+            return time.perf_counter() - t0
         if self.mopt is not None and self.step_no % cfg.model_steps_per_masker == 0:
             for _ in range(cfg.masker_steps):
                 signal, observed, texts = next(batches)
@@ -135,13 +168,18 @@ def _batches(signal, observed, texts, batch_size: int, seed: int):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--presets", default=",".join(PRESETS), help="comma-separated presets (default: all 7)")
+    p.add_argument("--recipe", default="ptbxl-cpu",
+                   help="recipe whose model overrides and batch size are timed ('none': each preset's CPU default)")
+    p.add_argument("--presets", default=",".join(PRESETS),
+                   help="comma-separated presets; NAME:one_pass times the one-pass min-max step (default: all)")
     p.add_argument("--steps", type=int, default=10, help="timed rounds (one step of each preset per round)")
     p.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (32 without a recipe)")
+    p.add_argument("--epoch-records", type=int, default=None,
+                   help="records in one epoch of training data (default: the recipe's training split, else 1,000)")
     p.add_argument("--infer-batches", type=int, default=5, help="timed inference rounds")
     p.add_argument("--n", type=int, default=512, help="synthetic records to draw batches from")
-    p.add_argument("--encoder", default=None, help="override the ECG encoder (default: each preset's, transformer-cpu)")
+    p.add_argument("--encoder", default=None, help="override the ECG encoder (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stat", choices=("min", "median"), default="min",
                    help="statistic over the timed rounds (default min: least disturbed by other jobs)")
@@ -150,16 +188,38 @@ def main(argv: list[str] | None = None) -> int:
     presets = [s.strip() for s in args.presets.split(",") if s.strip()]
     if "clip" not in presets:
         presets.insert(0, "clip")  # the reference of every ratio
-    if args.steps < 1 or args.batch_size < 1 or args.n < args.batch_size:
-        p.error("need --steps >= 1, --batch-size >= 1 and --n >= --batch-size")
-
     import numpy as np
     import torch
 
     from ecgfoundry.datasets.synthetic import generate
-    from ecgfoundry.models.registry import get_model_config
+    from ecgfoundry.models.registry import get_encoder_config, get_model_config
     from ecgfoundry.models.text import build_text_encoder
     from ecgfoundry.train.config import TrainConfig
+    from ecgfoundry.train.recipe import apply_recipe, get_recipe
+
+    recipe = None if args.recipe in ("none", "") else args.recipe
+    recipe_train = dict(get_recipe(recipe).get("train", {})) if recipe else {}
+    if args.batch_size is None:
+        args.batch_size = int(recipe_train.get("batch_size", 32))
+    epoch_records = args.epoch_records or RECIPE_TRAIN_RECORDS.get(recipe, 1000)
+    if args.n < args.batch_size:
+        args.n = args.batch_size
+    if args.steps < 1 or args.batch_size < 1:
+        p.error("need --steps >= 1 and --batch-size >= 1")
+
+    def model_config(name: str):
+        base, _, _ = name.partition(":")
+        cfg = get_model_config(base)
+        if recipe:
+            cfg, _, _ = apply_recipe(recipe, cfg)
+        if args.encoder:
+            cfg = cfg.replace(encoder=get_encoder_config(args.encoder))
+        return cfg
+
+    for name in presets:
+        base, _, variant = name.partition(":")
+        if variant not in ("", "one_pass"):
+            p.error(f"{name}: the only variant is NAME:one_pass")
 
     t_start = time.perf_counter()
     ds = generate(args.n, fs=100.0, seconds=10.0, seed=args.seed)
@@ -167,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     observed = np.ones(signal.shape, dtype=bool)
     texts = list(ds.reports)
 
-    text_cfgs = {get_model_config(name).text for name in presets}
+    model_cfgs = {name: model_config(name) for name in presets}
+    text_cfgs = {cfg.text for cfg in model_cfgs.values()}
     if len(text_cfgs) != 1:
         raise SystemExit(f"the presets do not share one text encoder config: {text_cfgs}")
     text_encoder = build_text_encoder(text_cfgs.pop())
@@ -175,9 +236,11 @@ def main(argv: list[str] | None = None) -> int:
     text_encoder.encode(texts)  # warm the embedding cache: text encoding is not timed
     warm_s = time.perf_counter() - t0
 
-    train_cfg = TrainConfig(steps=args.warmup + args.steps, batch_size=args.batch_size,
-                            warmup_steps=min(100, args.warmup + args.steps), seed=args.seed)
-    trainers = {name: _Trainer(name, text_encoder, train_cfg, args.encoder) for name in presets}
+    known = {k: v for k, v in recipe_train.items() if k in TrainConfig.__dataclass_fields__}
+    train_cfg = TrainConfig(**{**known, "steps": args.warmup + args.steps, "batch_size": args.batch_size,
+                               "warmup_steps": min(100, args.warmup + args.steps), "seed": args.seed})
+    trainers = {name: _Trainer(name, text_encoder, train_cfg.replace(
+        minmax="one_pass" if name.endswith(":one_pass") else "alternating"), model_cfgs[name]) for name in presets}
     streams = {name: _batches(signal, observed, texts, args.batch_size, args.seed) for name in presets}
     step_s: dict[str, list[float]] = {name: [] for name in presets}
     for r in range(args.warmup + args.steps):
@@ -209,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_samples_per_s": args.batch_size / sec,
             "batches_per_step": tr.batches_per_step,
             "epoch_s_per_1k": 1000.0 / (args.batch_size * tr.batches_per_step / sec),
+            "epoch_min": epoch_records / (args.batch_size * tr.batches_per_step / sec) / 60.0,
             "infer_ms_per_ecg": 1000.0 * stat(infer_s[name]) / args.batch_size,
             "infer_ms_per_ecg_median": 1000.0 * statistics.median(infer_s[name]) / args.batch_size,
         }
@@ -220,27 +284,35 @@ def main(argv: list[str] | None = None) -> int:
         r["step_s_median_vs_clip"] = r["step_s_median"] / ref["step_s_median"]
 
     enc = trainers["clip"].model.cfg.encoder
+    enc_name = args.encoder or (get_recipe(recipe).get("model", {}).get("encoder") if recipe else None) or enc.kind
+    threads = thread_settings()
     print()
-    print(f"CPU default config: encoder {args.encoder or 'transformer-cpu'} (d_model {enc.d_model}, depth {enc.depth}, "
-          f"patch {enc.patch_size}), 100 Hz x 10 s = {12 * int(1000 // enc.patch_size)} tokens/ECG, batch {args.batch_size}, frozen MiniLM "
-          f"(cache warmed: {len(set(texts))} reports in {warm_s:.1f} s), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; {args.stat} of {args.steps} round-robin steps after {args.warmup} warm-up")
-    head = (f"{'preset':<24} {'train samples/s':>15} {'x CLIP':>7} {'s/step':>7} {'epoch s/1k':>10} "
+    print(f"recipe {recipe or 'none (CPU defaults)'}: encoder {enc_name} ({sum(p.numel() for p in trainers['clip'].model.encoder.parameters()):,} parameters), "
+          f"{enc.fs:g} Hz, batch {args.batch_size}, frozen MiniLM (cache warmed: {len(set(texts))} reports in "
+          f"{warm_s:.1f} s); epoch = {epoch_records:,} records; torch {torch.__version__}; "
+          f"{args.stat} of {args.steps} round-robin steps after {args.warmup} warm-up")
+    print("threads: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
+    head = (f"{'preset':<24} {'train samples/s':>15} {'x CLIP':>7} {'s/step':>7} {'epoch min':>9} "
             f"{'x CLIP':>7} {'infer ms/ECG':>12} {'x CLIP':>7} {'median s/step':>13} {'x CLIP':>7}")
     print(head)
     print("-" * len(head))
     for name, r in results.items():
         print(f"{name:<24} {r['train_samples_per_s']:>15.1f} {r['train_samples_per_s_vs_clip']:>7.2f} "
-              f"{r['step_s']:>7.3f} {r['epoch_s_per_1k']:>10.1f} {r['epoch_time_vs_clip']:>7.2f} "
+              f"{r['step_s']:>7.3f} {r['epoch_min']:>9.2f} {r['epoch_time_vs_clip']:>7.2f} "
               f"{r['infer_ms_per_ecg']:>12.2f} {r['infer_ms_vs_clip']:>7.2f} {r['step_s_median']:>13.3f} "
               f"{r['step_s_median_vs_clip']:>7.2f}")
+    for name, label in (("scar", "alternating"), ("scar:one_pass", "one-pass")):
+        if name in results:
+            print(f"SCAR / CLIP per epoch ({label}): {results[name]['epoch_time_vs_clip']:.2f}x; per model step: "
+                  f"{results[name]['step_s'] / results['clip']['step_s']:.2f}x")
     if "scar" in results and "merl" in results:
         print(f"SCAR / MERL time per epoch: {results['scar']['epoch_s_per_1k'] / results['merl']['epoch_s_per_1k']:.2f}x "
-              f"(the paper reports about 1.55x on its hardware); per model step: "
-              f"{results['scar']['step_s'] / results['merl']['step_s']:.2f}x")
+              f"(alternating; the paper reports about 1.55x on its hardware)")
     summary = {"bench": "pretrain", "machine": platform.machine(), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "batch_size": args.batch_size, "steps": args.steps,
-               "warmup": args.warmup, "stat": args.stat, "encoder": args.encoder or "transformer-cpu", "seed": args.seed,
+               "threads": torch.get_num_threads(), "thread_settings": threads, "recipe": recipe,
+               "epoch_records": epoch_records, "batch_size": args.batch_size, "steps": args.steps,
+               "warmup": args.warmup, "stat": args.stat, "encoder": enc_name,
+               "seed": args.seed,
                "wall_s": round(time.perf_counter() - t_start, 1),
                "results": {k: {kk: (round(vv, 4) if isinstance(vv, float) else vv) for kk, vv in v.items()}
                            for k, v in results.items()}}
