@@ -57,10 +57,11 @@ def register(sub) -> None:
     p.add_argument("--text-model", default=None, help="text encoder: local folder or hub id already cached")
     p.add_argument("--text-kind", choices=("transformers", "hashing"), default=None,
                    help="'hashing' = tiny random text encoder (smoke tests only)")
-    p.add_argument("--text-source", choices=("report", "report_en", "statements", "text", "labels"),
-                   default=None,
-                   help="text paired with each ECG: PTB-XL report | report_en | statements (SCP statement "
-                        "descriptions); WFDB folder (incl. synthetic) text | labels (label descriptions)")
+    p.add_argument("--text-source", default=None,
+                   choices=("report", "report_en", "report_glossary", "statements", "text", "labels"),
+                   help="text paired with each ECG: PTB-XL report | report_en | report_glossary (the report's German "
+                        "and Swedish terms in English) | statements (SCP statement descriptions); WFDB folder "
+                        "(incl. synthetic) text | labels (label descriptions)")
     p.add_argument("--fs", type=float, default=None, help="harmonised sampling rate (default 100, or the recipe's)")
     p.add_argument("--seconds", type=float, default=None, help="harmonised length (default 10, or the recipe's)")
     p.add_argument("--cache-root", type=Path, default=None,

@@ -78,10 +78,11 @@ def register(sub) -> None:
     c.add_argument("--encoder", default="transformer-tiny",
                    help="registered ECG encoder shared by every objective (default transformer-tiny)")
     c.add_argument("--label-set", default=None, help="probe label set (default: the dataset's default)")
-    c.add_argument("--text-source", choices=("report", "report_en", "statements", "text", "labels"),
-                   default=None,
-                   help="text paired with each ECG for CLIP / SCAR: PTB-XL report | report_en | statements; "
-                        "WFDB folder (incl. synthetic) text | labels (label descriptions)")
+    c.add_argument("--text-source", default=None,
+                   choices=("report", "report_en", "report_glossary", "statements", "text", "labels"),
+                   help="text paired with each ECG for CLIP / SCAR: PTB-XL report | report_en | report_glossary "
+                        "(the report's German and Swedish terms in English) | statements; WFDB folder (incl. "
+                        "synthetic) text | labels (label descriptions)")
     c.add_argument("--text-kind", choices=("transformers", "hashing"), default=None,
                    help="text encoder of CLIP / SCAR ('hashing': tiny random encoder, smoke tests only)")
     c.add_argument("--text-model", default=None, help="text encoder: local folder or cached hub id")
@@ -89,7 +90,7 @@ def register(sub) -> None:
     c.add_argument("--eps", type=_csv(float), default=(0.01, 0.03, 0.1),
                    help="L-inf budgets in --eps-unit (default 0.01,0.03,0.1)")
     c.add_argument("--eps-unit", choices=("mV", "std"), default="mV", help="unit of --eps (default mV)")
-    c.add_argument("--pgd-steps", type=int, default=10, help="PGD steps (default 10)")
+    c.add_argument("--pgd-steps", type=int, default=10, help="PGD steps, at least 10 (default 10)")
     c.add_argument("--attack-n", type=int, default=None,
                    help="attack a seeded subsample of this many test records (default: all)")
     c.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
@@ -155,6 +156,10 @@ def _check(args):
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1")
     if args.attack_n is not None and args.attack_n < 2:
         raise UsageError("--attack-n must be >= 2")
+    from ecgfoundry.eval.adversarial import MIN_PGD_STEPS
+
+    if "pgd" in args.attacks and args.pgd_steps < MIN_PGD_STEPS:
+        raise UsageError(f"--pgd-steps must be >= {MIN_PGD_STEPS}: fewer steps left PGD weaker than FGSM")
 
 
 def _model_config(args, objective: str):
@@ -272,7 +277,14 @@ def run_contrastive_robustness(args) -> int:
         run_dir = work / f"{obj}-seed{seed}"
         result_path = run_dir / "robustness.json"
         if result_path.exists():
-            results.append(json.loads(result_path.read_text()))
+            from ecgfoundry.eval.attack_tables import ATTACK_VERSION
+
+            saved_run = json.loads(result_path.read_text())
+            if saved_run.get("attack_version", 1) != ATTACK_VERSION:
+                raise UsageError(f"{result_path} was attacked with an older FGSM / PGD (version "
+                                 f"{saved_run.get('attack_version', 1)}, now {ATTACK_VERSION})",
+                                 hint="use another --work, or delete the robustness.json files to attack again")
+            results.append(saved_run)
             print(f"{obj} seed {seed}: done before, skipped")
             continue
         if not _take_lock(run_dir):

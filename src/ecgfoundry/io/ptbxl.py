@@ -23,7 +23,7 @@ from ecgfoundry.io.base import HeaderInfo, LabelSet, RecordSource, parse_age, pa
 from ecgfoundry.io.tables import clean_str, is_blank, parse_integer, read_table
 from ecgfoundry.io.wfdb_common import read_wfdb_canonical, wfdb_header_info
 
-TEXT_SOURCES = ("report", "report_en", "statements")
+TEXT_SOURCES = ("report", "report_en", "report_glossary", "statements")
 
 SUPERCLASS_NAMES = {"NORM": "normal ECG", "MI": "myocardial infarction", "STTC": "ST/T change",
                     "CD": "conduction disturbance", "HYP": "hypertrophy"}
@@ -79,10 +79,11 @@ class PTBXL(RecordSource):
         Which recordings to read (``filename_lr`` or ``filename_hr``).
     folds : mapping of split name -> fold numbers, optional
         Default: folds 1-8 train, 9 validation, 10 test (``strat_fold``).
-    text_source : {"report", "report_en", "statements"}
+    text_source : {"report", "report_en", "report_glossary", "statements"}
         ``report``: the database's free-text report (mostly German; blank for reconstructed rows).
         ``report_en``: the English translation from ``reports_en_fold10.csv`` where present, else
-        the original report. ``statements``: English text built from the SCP statement
+        the original report. ``report_glossary``: the report with its German and Swedish terms put
+        into English by a glossary (:mod:`ecgfoundry.io.report_glossary`), for English text encoders. ``statements``: English text built from the SCP statement
         descriptions of the record's codes (available for every record).
     require_files : bool
         Drop rows whose signal file is absent (a partial download), with a note in ``self.notes``.
@@ -216,6 +217,10 @@ class PTBXL(RecordSource):
                   for r in db.get("report", [None] * len(db))]
         if self.text_source == "report":
             return report
+        if self.text_source == "report_glossary":
+            from ecgfoundry.io.report_glossary import translate_report
+
+            return [translate_report(r) for r in report]
         if self.text_source == "report_en":
             path = self.root / "reports_en_fold10.csv"
             if not path.exists():
