@@ -47,7 +47,7 @@ def test_adapter_without_weights_says_where_to_put_them(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="not found at"):
         open_source(ModelSpec("ecg-jepa", "adapter", "ecg-jepa", str(tmp_path / "missing.pth")))
     tiny = open_source(parse_model_specs(["ecg-jepa-tiny"], {"ecg-jepa-tiny": "random"})[0])
-    assert tiny.name == "ecg-jepa-tiny-random" and tiny.fs is None
+    assert tiny.name == "ecg-jepa-tiny-random" and (tiny.fs, tiny.seconds) == (500.0, 10.0)  # its native input
 
 
 class MultiSourceStore:

@@ -75,7 +75,8 @@ def test_bench_end_to_end_and_resume(tmp_path, capsys, tiny_run, tiny_clip, two_
     assert set(sep.level) == {"label", "dataset"}
     assert (sep.loc[sep.level == "dataset", "n_groups"] == 2).all()  # sources A and B both present
     shared = pd.read_csv(out / "tables" / "shared_features.csv")
-    assert (shared["dim"] == 32).all() and (shared.chance_rate == 1.0).all()  # transformer-tiny: D = 32 <= 50
+    # transformer-tiny: D = 32 <= 50, so k = 32; top-k sets hold only non-zero importances (chance <= 1)
+    assert (shared["dim"] == 32).all() and (shared["k"] == 32).all() and (shared.chance_rate <= 1.0).all()
     assert s["options"]["k"] == 3 and s["models"][0]["label"] == "scar"
 
     # resumed: nothing is recomputed and the numbers are the same

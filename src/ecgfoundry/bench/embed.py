@@ -22,7 +22,8 @@ Cache layout (one folder per source and dataset)::
 
 Every pooling of a dataset is computed in the same pass over the data, so a grid over poolings
 embeds each record once; a later call finds the files and never re-embeds, unless the records or
-the source's ``fingerprint`` (its weights, when the source has one) changed.
+the source's ``fingerprint`` (its weights, when the source has one) or the rate and length the
+data were harmonised to changed.
 """
 
 from __future__ import annotations
@@ -195,14 +196,17 @@ class EmbeddingCache:
         return self.root / _safe(source) / _safe(dataset) / f"{_safe(pooling)}.npy"
 
     def has(self, source: str, dataset: str, pooling: str, ids: Sequence[str] | None = None,
-            fingerprint: str | None = None) -> bool:
-        """True when the entry exists (for the same record ``ids`` and source ``fingerprint`` when given)."""
+            fingerprint: str | None = None, rate: tuple | None = None) -> bool:
+        """True when the entry exists (for the same record ``ids``, source ``fingerprint`` and data
+        ``rate`` ``(fs, seconds)`` when given)."""
         p = self.path(source, dataset, pooling)
         if not (p.exists() and p.with_suffix(".json").exists()):
             return False
-        if ids is None and fingerprint is None:
+        if ids is None and fingerprint is None and rate is None:
             return True
         meta = json.loads(p.with_suffix(".json").read_text())
+        if rate is not None and (meta.get("fs"), meta.get("seconds")) != tuple(rate):
+            return False
         if ids is not None and meta.get("ids_sha1") != ids_digest(ids):
             return False
         return fingerprint is None or meta.get("fingerprint") == fingerprint
@@ -264,7 +268,8 @@ def embed_store(source: Any, store: Any, cache: EmbeddingCache | str | Path | No
     ids = [f"{store.name}/{r}" for r in store.table["record_id"].to_numpy()[idx]]
     out: dict[str, Embeddings] = {}
     fingerprint = source_fingerprint(source)
-    todo = [p for p in poolings if cache is None or not cache.has(name, dataset, p, ids, fingerprint)]
+    rate = (float(getattr(store, "fs", 0.0) or 0.0), (getattr(store, "info", None) or {}).get("seconds"))
+    todo = [p for p in poolings if cache is None or not cache.has(name, dataset, p, ids, fingerprint, rate)]
     for p in poolings:
         if p not in todo:
             out[p] = cache.load(name, dataset, p)
@@ -275,7 +280,8 @@ def embed_store(source: Any, store: Any, cache: EmbeddingCache | str | Path | No
                                         progress=progress, total=len(chunks),
                                         description=f"embedding {dataset} with {name}")
         meta = {"n_empty": n_empty, "seconds": round(time.perf_counter() - start, 3),
-                "store": str(getattr(store, "path", "")), "fingerprint": fingerprint}
+                "store": str(getattr(store, "path", "")), "fingerprint": fingerprint,
+                "fs": rate[0], "seconds": rate[1]}
         for p in todo:
             out[p] = Embeddings(pooled[p], ids, name, dataset, p, meta)
             if cache is not None:

@@ -257,7 +257,9 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
     Parameters
     ----------
     sources : dict name -> embedding source (``embed(batch) -> tokens``)
-    datasets : dict name -> ArrayStore / StoreView, harmonised at the rate every source expects
+    datasets : dict name -> ArrayStore / StoreView (every source reads the same arrays), or a callable
+        ``source -> that dict`` giving each source the datasets at its own rate and length
+        (:class:`ecgfoundry.bench.datasets.DatasetsByRate`: harmonised once per rate)
     out : output folder (tables, figures, summary.json)
     work : work folder (embeddings, labels, one result file per job, representation cache)
     scheduler : "local" (joblib, ``n_jobs`` workers), a Dask scheduler address, or a ``Client``
@@ -272,9 +274,18 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     poolings = tuple(dict.fromkeys((*opts.poolings, opts.repr_pooling) if opts.representation else opts.poolings))
-    task_skips = prepare(work, dict(sources), dict(datasets), opts.tasks, poolings, opts.batch_size, progress)
+    per_source = datasets if callable(datasets) and not isinstance(datasets, Mapping) else None
+    stores = per_source or dict(datasets)
+    data_notes: list[str] = []
+    task_skips = prepare(work, dict(sources), stores, opts.tasks, poolings, opts.batch_size, progress,
+                         notes=data_notes)
     t_embed = time.perf_counter() - t0
-    models, names = list(sources), list(datasets)
+    rates = {}
+    for name, source in sources.items():
+        own = per_source(source) if per_source else stores
+        first = next(iter(own.values()))
+        rates[name] = {"fs": float(first.fs), "seconds": (getattr(first, "info", None) or {}).get("seconds")}
+    models, names = list(sources), list(per_source(next(iter(sources.values()))) if per_source else stores)
     res = run_grid(work, models, names, tasks=opts.tasks, sizes=dict(opts.sizes), classifiers=opts.classifiers,
                    poolings=opts.poolings, k=opts.k, inner_k=opts.inner_k, seed=opts.seed, grids=opts.grid_overrides,
                    group_by_patient=opts.group_by_patient, scheduler=scheduler, n_jobs=n_jobs, progress=progress,
@@ -305,11 +316,13 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
                 rep_skips.append({"model": model, "task": task, "reason": str(exc)})
     t_repr = time.perf_counter() - t0 - t_embed - t_grid
 
-    tables = write_outputs(out, res, skipped, reps, rep_skips, models, names, opts, (info or {}).get("command"))
+    tables = write_outputs(out, res, skipped, reps, rep_skips, models, names, opts, (info or {}).get("command"),
+                           rates=rates, data_notes=data_notes)
     summary = {
         **dict(info or {}),
         "options": opts.to_dict(),
         "datasets_order": names, "models_order": models,
+        "harmonisation": rates, "data_notes": data_notes,
         "cells": res.cells.to_dict("records"),
         "skipped": skipped.to_dict("records"),
         "representation_skipped": rep_skips,
@@ -327,7 +340,8 @@ def run_benchmark(sources: Mapping[str, Any], datasets: Mapping[str, Any], out: 
 
 
 def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dict], models: Sequence[str],
-                  datasets: Sequence[str], opts: BenchOptions, command: str | None = None) -> dict:
+                  datasets: Sequence[str], opts: BenchOptions, command: str | None = None,
+                  rates: Mapping[str, Mapping] | None = None, data_notes: Sequence[str] = ()) -> dict:
     """Tables (CSV + ``tables.md``) and figures from the grid results and representation analyses."""
     import pandas as pd
 
@@ -395,6 +409,13 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
            f"IQR in brackets; hyper-parameters tuned by an inner {opts.inner_k}-fold grid search "
            f"(grid preset `{opts.grid}`) on the training folds only. `n` = records in the cell's subset, "
            f"`n_pos` = positives. Seed {opts.seed}.", ""]
+    if rates:
+        md += ["## Data each model saw", "",
+               "Every model gets the datasets harmonised at its own rate and length (its native input for an "
+               "external model), each harmonised once per rate from the original files.", "",
+               tables.to_markdown(pd.DataFrame([{"model": m, "fs (Hz)": r["fs"], "seconds": r["seconds"]}
+                                                for m, r in rates.items()])), ""]
+        md += [f"- note: {n}" for n in data_notes] + ([""] if data_notes else [])
     if len(headline):
         md += ["## Headline: each model's best classifier per dataset", "",
                "Cells: median F1 (IQR) and the classifier, chosen per model and dataset as the one with the "

@@ -155,43 +155,72 @@ def save_labels(workdir: str | Path, dataset: str, task: str, y: np.ndarray, ids
     return p
 
 
-def prepare(workdir: str | Path, sources: Mapping[str, Any] | Sequence[Any], stores: Mapping[str, Any],
+def prepare(workdir: str | Path, sources: Mapping[str, Any] | Sequence[Any], stores: Any,
             tasks: Sequence[str] = DEFAULT_TASKS, poolings: Sequence[str] = POOLINGS, batch_size: int = 64,
-            progress: bool = True) -> list[dict]:
+            progress: bool = True, notes: list | None = None) -> list[dict]:
     """Embed every store with every source (cached) and save every task's labels into ``workdir``.
 
     Parameters
     ----------
     sources : dict name -> source, or sequence of sources (named by ``source.name``)
-    stores : dict dataset name -> ArrayStore
+    stores : dict dataset name -> ArrayStore, or a callable ``source -> that dict`` giving each
+        source the datasets harmonised at its own rate
+        (:meth:`ecgfoundry.bench.datasets.DatasetsByRate.for_source`). Labels and patient groups
+        come from the first source's stores; every other source's stores must hold the same
+        records in the same order.
     tasks : task specs (``"CD"``, ``"AF"``, ``"label_set:class"``)
+    notes : list, optional
+        Appended to (and printed to stderr): a source that runs above the rate some records of a
+        dataset were recorded at (:func:`ecgfoundry.bench.datasets.band_limit_notes`).
 
     Returns
     -------
     list of skip records ``{"dataset", "task", "reason"}`` for tasks a dataset has no labels for.
     """
+    import sys
+
+    from ecgfoundry.bench.datasets import band_limit_notes
+
     cache = EmbeddingCache(Path(workdir) / "embeddings")
     if not isinstance(sources, Mapping):
         sources = {getattr(s, "name", type(s).__name__): s for s in sources}
-    skips = []
-    for dataset, store in stores.items():
-        ids = [f"{store.name}/{r}" for r in store.table["record_id"]]
-        groups = store.table["patient_id"].tolist() if "patient_id" in store.table.columns else None
-        for spec in tasks:
-            task = parse_task(spec)
-            try:
-                task = resolve_task(store, task)
-            except TaskUnavailable as exc:
-                skips.append({"dataset": dataset, "task": task.name, "reason": str(exc)})
-                continue
-            Y, classes = store.labels(task.label_set)
-            y = (np.asarray(Y)[:, list(classes).index(task.cls)] > 0.5).astype(np.int8)
-            save_labels(workdir, dataset, task.name, y, ids, groups,
-                        meta={"label_set": task.label_set, "class": task.cls})
-        for name, source in sources.items():
+    stores_for = stores if callable(stores) and not isinstance(stores, Mapping) else (lambda _source: stores)
+    skips, labelled = [], {}
+    for name, source in sources.items():
+        own = stores_for(source)
+        fs = getattr(source, "fs", None) or (getattr(next(iter(own.values())), "fs", None) if own else None)
+        for note in band_limit_notes(name, float(fs), own) if fs else ():
+            print(f"note: {note}", file=sys.stderr)
+            if notes is not None:
+                notes.append(note)
+        for dataset, store in own.items():
+            ids = [f"{store.name}/{r}" for r in store.table["record_id"]]
+            if dataset in labelled:
+                if labelled[dataset] != ids_digest(ids):
+                    raise ValueError(f"{dataset}: the records harmonised for {name} ({fs} Hz) are not those "
+                                     "the labels were saved for (a record readable at one rate but not another?)")
+            else:
+                labelled[dataset] = ids_digest(ids)
+                skips += _save_task_labels(workdir, dataset, store, ids, tasks)
             if getattr(source, "name", None) != name:
                 source = _Renamed(source, name)
             embed_store(source, store, cache, poolings, dataset=dataset, batch_size=batch_size, progress=progress)
+    return skips
+
+
+def _save_task_labels(workdir, dataset: str, store: Any, ids: list[str], tasks: Sequence[str]) -> list[dict]:
+    groups = store.table["patient_id"].tolist() if "patient_id" in store.table.columns else None
+    skips = []
+    for spec in tasks:
+        task = parse_task(spec)
+        try:
+            task = resolve_task(store, task)
+        except TaskUnavailable as exc:
+            skips.append({"dataset": dataset, "task": task.name, "reason": str(exc)})
+            continue
+        Y, classes = store.labels(task.label_set)
+        y = (np.asarray(Y)[:, list(classes).index(task.cls)] > 0.5).astype(np.int8)
+        save_labels(workdir, dataset, task.name, y, ids, groups, meta={"label_set": task.label_set, "class": task.cls})
     return skips
 
 
@@ -290,7 +319,8 @@ def data_digest(workdir: str | Path, model: str, dataset: str, pooling: str, tas
     emb = EmbeddingCache(Path(workdir) / "embeddings").path(model, dataset, pooling).with_suffix(".json")
     if emb.exists():
         meta = json.loads(emb.read_text())
-        h.update(json.dumps([meta.get("fingerprint"), meta.get("ids_sha1"), meta.get("n"), meta.get("dim")]).encode())
+        h.update(json.dumps([meta.get("fingerprint"), meta.get("ids_sha1"), meta.get("n"), meta.get("dim"),
+                            meta.get("fs"), meta.get("seconds")]).encode())
     lab = labels_path(workdir, dataset, task)
     for p in (lab, lab.parent / "groups.npy"):
         if p.exists():

@@ -3,7 +3,8 @@
 A model is named on the command line as
 
 * a run folder of ``ecgfoundry pretrain`` (its latest checkpoint) or a checkpoint folder, shown in
-  the tables under the run folder's name (``runs/pretrain/ptbxl-scar`` -> ``ptbxl-scar``);
+  the tables under the run folder's name (``runs/pretrain/ptbxl-scar`` -> ``ptbxl-scar``), or the
+  name of a shipped model (``ecgfoundry models list``) when no such folder exists;
 * an adapter name (:func:`ecgfoundry.bench.adapters.list_adapters`), whose weights are given
   separately as ``NAME=PATH`` (``--weights``); ``NAME=random`` builds the architecture with random
   weights (smoke tests; shown as ``NAME-random``);
@@ -11,6 +12,12 @@ A model is named on the command line as
 
 :class:`CheckpointSource` wraps an :class:`~ecgfoundry.models.ecg_text.ECGTextModel` and returns
 its encoder's tokens and token mask (``EncoderOutput``), which the benchmark pools.
+
+Every source carries the rate and length it wants its data at: ``fs`` / ``seconds`` (a checkpoint:
+its encoder's ``fs``, the benchmark's ``--seconds``; an adapter: the ``native_fs`` /
+``native_seconds`` of its published pipeline). The benchmark harmonises each dataset once per
+such rate (:class:`ecgfoundry.bench.datasets.DatasetsByRate`), so an external model never
+receives data that was first brought down to our checkpoints' 100 Hz.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class CheckpointSource:
         self.name = name
         self.checkpoint = checkpoint
         self.fs = float(model.cfg.encoder.fs)
+        self.seconds = None  # the benchmark's --seconds
         self.fingerprint = _file_digest(Path(checkpoint) / "model.safetensors") if checkpoint else None
 
     def embed(self, batch):
@@ -121,6 +129,7 @@ def parse_model_specs(items: Sequence[str], weights: Mapping[str, str] | None = 
     """
     from ecgfoundry.bench.adapters import list_adapters
     from ecgfoundry.checkpoint import resolve_checkpoint
+    from ecgfoundry.pretrained import list_pretrained, pretrained_folder
 
     weights = dict(weights or {})
     adapters = list_adapters()
@@ -140,8 +149,11 @@ def parse_model_specs(items: Sequence[str], weights: Mapping[str, str] | None = 
                 continue
             shown = label or (f"{target}-random" if w == RANDOM_WEIGHTS else target)
             specs.append(ModelSpec(shown, "adapter", target, w))
+        elif len(Path(target).parts) == 1 and target in list_pretrained():
+            specs.append(ModelSpec(label or target, "checkpoint", str(pretrained_folder(target))))
         else:
-            raise ValueError(f"model {target!r}: no such run folder or checkpoint, and not an adapter "
+            raise ValueError(f"model {target!r}: no such run folder or checkpoint, not a shipped model "
+                             f"({', '.join(list_pretrained()) or 'none'}) and not an adapter "
                              f"(adapters: {', '.join(list_adapters(include_tiny=False))})")
     if weights:
         raise ValueError(f"--weights given for {', '.join(sorted(weights))}, which --models does not name")
@@ -171,7 +183,7 @@ def open_source(spec: ModelSpec, device: str = "cpu", batch_size: int = 16) -> A
     adapter = create_adapter(spec.target, spec.weights if pretrained else None, device=device,
                              batch_size=batch_size, pretrained=pretrained)
     adapter.name = spec.label
-    adapter.fs = None  # adapters resample from whatever rate the data has
+    adapter.fs, adapter.seconds = adapter.native_fs, adapter.native_seconds  # the data it is given
     if pretrained:  # path, size and time of the weights file: hashing gigabytes on every run is too slow
         w = Path(spec.weights).expanduser()
         st = w.stat() if w.exists() else None

@@ -22,10 +22,13 @@ EXAMPLE = """examples:
   ecgfoundry bench --models ecg-fm runs/scar --weights ecg-fm=~/models/mimic_iv_ecg_physionet_pretrained.pt \\
       --data ../shared/data/ptbxl --scheduler tcp://10.0.0.5:8786 --out runs/bench-ecgfm
 
-models: a run folder of `ecgfoundry pretrain` (its latest checkpoint) or a checkpoint folder, or an
-adapter name (hubert-ecg-small|base|large, ecgfounder, ecgfounder-1lead, ecg-fm, ecg-jepa) with
+models: a run folder of `ecgfoundry pretrain` (its latest checkpoint) or a checkpoint folder, a shipped
+model (`ecgfoundry models list`: ptbxl-scar, ptbxl-clip), or an adapter name (hubert-ecg-small|base|large, ecgfounder, ecgfounder-1lead, ecg-fm, ecg-jepa) with
 its local weights given by --weights NAME=PATH (NAME=random: random weights, smoke tests only).
-LABEL=SPEC names a model in the tables.
+LABEL=SPEC names a model in the tables. Every model gets the data at its own rate: our checkpoints at
+their encoder's rate (--fs must agree) and --seconds, each adapter at the rate and length its published
+pipeline starts from (500 Hz for all four); every dataset is harmonised once per rate, and a note says
+when a model runs above the rate a dataset was recorded at.
 
 data: any dataset folder ecgfoundry reads (PTB-XL, challenge .hea/.mat, CPSC2018, CODE-15%,
 WFDB folder with records.csv, a synthetic folder) or a cache folder (`ecgfoundry data cache`);
@@ -120,8 +123,10 @@ def register(sub) -> None:
     r.add_argument("--no-umap", action="store_true", help="skip the UMAP projections")
     d = p.add_argument_group("data and embedding")
     d.add_argument("--fs", type=float, default=None,
-                   help="harmonised sampling rate (default: the checkpoints' rate, else 100)")
-    d.add_argument("--seconds", type=float, default=10.0, help="harmonised length in s (default 10)")
+                   help="rate for models without a native one (checkpoints: must equal their rate; default: "
+                        "the checkpoints' rate, else 100); adapters always get their own native rate")
+    d.add_argument("--seconds", type=float, default=10.0,
+                   help="harmonised length in s for our checkpoints (default 10); adapters get their own")
     d.add_argument("--cache-root", type=Path, default=None,
                    help="where dataset caches go (default: $ECGFOUNDRY_CACHE/stores, else ~/.cache/ecgfoundry/stores)")
     d.add_argument("--synthetic-n", type=int, default=2000, help="records of the synthetic default (default 2000)")
@@ -177,9 +182,9 @@ def _options(args):
 
 def run(args) -> int:
     from ecgfoundry.bench.adapters import WeightsNotFoundError
-    from ecgfoundry.bench.datasets import describe, open_datasets
+    from ecgfoundry.bench.datasets import DatasetsByRate, describe
     from ecgfoundry.bench.pipeline import run_benchmark
-    from ecgfoundry.bench.sources import open_source, parse_model_specs, parse_weights
+    from ecgfoundry.bench.sources import CheckpointSource, open_source, parse_model_specs, parse_weights
     from ecgfoundry.cli.main import UsageError
 
     progress = not args.no_progress
@@ -202,17 +207,21 @@ def run(args) -> int:
             msg = str(exc).replace("--weights PATH", f"--weights {spec.target}=PATH")
             raise UsageError(msg, hint=f"put the weights file anywhere local and pass --weights {spec.target}=PATH"
                              ) from None
-    rates = sorted({float(s.fs) for s in sources.values() if getattr(s, "fs", None)})
-    if len(rates) > 1:
-        raise UsageError(f"the checkpoints expect different sampling rates ({', '.join(f'{r:g} Hz' for r in rates)})",
-                         hint="benchmark them in separate runs")
-    fs = args.fs if args.fs is not None else (rates[0] if rates else 100.0)
-    if rates and abs(fs - rates[0]) > 1e-6:
-        raise UsageError(f"--fs {fs:g} but the checkpoints expect {rates[0]:g} Hz", hint=f"pass --fs {rates[0]:g}")
+    ckpt_rates = sorted({float(s.fs) for s in sources.values() if isinstance(s, CheckpointSource)})
+    if args.fs is not None and any(abs(args.fs - r) > 1e-6 for r in ckpt_rates):
+        raise UsageError(f"--fs {args.fs:g} but the checkpoints expect {', '.join(f'{r:g}' for r in ckpt_rates)} Hz",
+                         hint="leave --fs out: every model gets the data at its own rate")
+    fs = args.fs if args.fs is not None else (ckpt_rates[0] if len(ckpt_rates) == 1 else 100.0)
     work = args.work or args.out / "work"
-    datasets, data_info = open_datasets(list(args.data), fs, args.seconds, args.cache_root, args.split_sources,
-                                        synthetic_root=work / "data", synthetic_n=args.synthetic_n, seed=args.seed,
-                                        progress=progress, holdout=args.holdout)
+    by_rate = DatasetsByRate(list(args.data), args.cache_root, args.split_sources, synthetic_root=work / "data",
+                             synthetic_n=args.synthetic_n, seed=args.seed, progress=progress, holdout=args.holdout,
+                             fs=fs, seconds=args.seconds)
+    wanted = {label: by_rate.spec_for(s) for label, s in sources.items()}
+    by_rate.synthetic_fs = max(r[0] for r in wanted.values())  # generated once, at the highest rate needed
+    datasets = by_rate.at(*wanted[next(iter(sources))])
+    for spec in dict.fromkeys(wanted.values()):
+        by_rate.at(*spec)
+    data_info = by_rate.info()
     unknown = [h for h in args.holdout if not any(n == h + ":val+test" or n.startswith(h + ":") for n in datasets)]
     if unknown:
         raise UsageError(f"--holdout: unknown dataset(s) {', '.join(unknown)}",
@@ -222,18 +231,20 @@ def run(args) -> int:
         if unknown:
             raise UsageError(f"--repr-datasets: unknown dataset(s) {', '.join(unknown)}",
                              hint="datasets: " + ", ".join(datasets))
-    print(f"benchmarking {len(sources)} model(s) on {len(datasets)} dataset(s) at {fs:g} Hz:\n{describe(datasets)}",
-          file=sys.stderr)
+    rates_text = ", ".join(f"{label} at {r[0]:g} Hz, {r[1]:g} s" for label, r in wanted.items())
+    print(f"benchmarking {len(sources)} model(s) ({rates_text}) on {len(datasets)} dataset(s):\n"
+          f"{describe(datasets)}", file=sys.stderr)
     scheduler = _connect(args.scheduler) if args.scheduler else "local"
     command = "ecgfoundry " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if sys.argv and
                                                                   sys.argv[0].endswith("ecgfoundry") else []))
     info = {"command": command if command.strip() != "ecgfoundry" else None,
             "models": [{"label": s.label, "kind": s.kind, "target": s.target, "weights": s.weights} for s in specs],
-            "datasets": data_info, "fs": fs, "seconds": args.seconds,
+            "datasets": data_info, "fs": {label: r[0] for label, r in wanted.items()},
+            "seconds": {label: r[1] for label, r in wanted.items()},
             "scheduler": args.scheduler or f"joblib ({args.workers} worker(s))"}
     try:
-        run_ = run_benchmark(sources, datasets, args.out, work, opts, scheduler=scheduler, n_jobs=args.workers,
-                             progress=progress, info=info)
+        run_ = run_benchmark(sources, by_rate.for_source, args.out, work, opts, scheduler=scheduler,
+                             n_jobs=args.workers, progress=progress, info=info)
     finally:
         if scheduler != "local":
             scheduler.close()

@@ -26,6 +26,10 @@ class EmbeddingAdapter:
     """
 
     name: str = "adapter"
+    native_fs: float | None = None
+    """Rate (Hz) the model's published pipeline starts from: the benchmark harmonises the data to it."""
+    native_seconds: float | None = None
+    """Record length (s) the pipeline starts from (it may cut windows out of it)."""
 
     def __init__(self, model: nn.Module, *, device: str | torch.device = "cpu", batch_size: int = 16):
         if int(batch_size) < 1:

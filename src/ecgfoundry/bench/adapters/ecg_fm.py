@@ -268,6 +268,8 @@ class ECGFMAdapter(EmbeddingAdapter):
     """ECG-FM embeddings: tokens ``(N, S * 156, 768)`` (``segments="all"``) or ``(N, 156, 768)``."""
 
     name = "ecg-fm"
+    native_fs = FS
+    native_seconds = 10.0  # 500 Hz; the adapter cuts 5-s segments out of the 10-s record
 
     def __init__(self, model: ECGTransformer, *, segments: str = "all", **kw):
         if segments not in ("all", "first"):

@@ -186,6 +186,8 @@ class ECGJEPAAdapter(EmbeddingAdapter):
     """ECG-JEPA embeddings: tokens ``(N, 400, 768)`` (8 leads x 50 patches, lead-major)."""
 
     name = "ecg-jepa"
+    native_fs = FS_SOURCE
+    native_seconds = N_SOURCE / FS_SOURCE  # 10 s at 500 Hz, then FFT-resampled to 250 Hz
 
     def preprocess(self, batch) -> torch.Tensor:
         return ecg_jepa_preprocess(batch)

@@ -255,6 +255,8 @@ class ECGFounderAdapter(EmbeddingAdapter):
     """ECGFounder embeddings: tokens ``(N, 20, 1024)`` (time steps of the last feature map)."""
 
     name = "ecgfounder"
+    native_fs = FS
+    native_seconds = N_SAMPLES / FS  # 10 s at 500 Hz
 
     def __init__(self, model: Net1D, *, leads: tuple[int, ...] = tuple(range(12)), **kw):
         if len(leads) != model.cfg.in_channels:

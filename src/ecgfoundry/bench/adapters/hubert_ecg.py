@@ -182,6 +182,8 @@ class HuBERTECGAdapter(EmbeddingAdapter):
     """HuBERT-ECG embeddings: tokens ``(N, 93, hidden)`` = ``last_hidden_state``."""
 
     name = "hubert-ecg"
+    native_fs = FS
+    native_seconds = N_500 / FS  # 5 s at 500 Hz, then decimated to 100 Hz
 
     def preprocess(self, batch) -> torch.Tensor:
         return hubert_ecg_preprocess(batch)
