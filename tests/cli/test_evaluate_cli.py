@@ -47,9 +47,8 @@ def _recompute(run, store, reference, prevalence):
 
     from ecgfoundry.checkpoint import load_model
     from ecgfoundry.eval.cmrs import PlattScaler
-    from ecgfoundry.eval.missingness import sample_masks
     from ecgfoundry.eval.prompts import load_prompts, prompts_for
-    from ecgfoundry.eval.stress import mask_rng
+    from ecgfoundry.eval.stress import rand_masks
     from ecgfoundry.eval.zero_shot import zero_shot_classifier, zero_shot_scores
 
     from ..eval.naive import naive_cmrs, naive_macro_auroc
@@ -67,7 +66,7 @@ def _recompute(run, store, reference, prevalence):
     out = {"clean": naive_macro_auroc(test.labels, g(test.signal, test.observed))}
     n, _, t = test.signal.shape
     for kind in ("lead", "temporal", "joint"):
-        masks = sample_masks(kind, n, t, mask_rng(0, kind, "rand"))
+        masks = rand_masks(0, kind, n, t)  # one placement of the (seed, kind) budget
         x, o = test.signal.copy(), test.observed.copy()
         x[masks], o[masks] = 0.0, False
         s = g(x, o)

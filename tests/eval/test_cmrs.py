@@ -278,3 +278,141 @@ def test_per_class_known_answers():
         res.per_class_scores(["a", "b"])
     with pytest.raises(ValueError, match="per-class"):
         CMRSResult(res.score, res.components).per_class_scores()
+
+
+# ----------------------------------------------------------------------------- cmrs_clean, cmrs_self, cmrs_robust
+
+def _parts(p0, pm, pg, q0, prev, sev):
+    return cmrs(p0, pm, pg, prev, sev, p_model_clean=q0)
+
+
+@pytest.mark.parametrize("seed, m, k", [(20, 1, 1), (21, 3, 4), (22, 2, 7)])
+def test_parts_against_naive_loop(seed, m, k):
+    from .naive import naive_cmrs_parts
+
+    p0, pm, sev, prev = _probs(n=40, m=m, k=k, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    q0 = np.clip(p0 + rng.normal(0, 0.15, p0.shape), 0, 1)  # G's clean view: near F(x), not on it
+    pg = np.clip(q0[:, None] + rng.normal(0, 0.15, pm.shape), 0, 1)  # masked: near G's clean view
+    res = _parts(p0, pm, pg, q0, prev, sev)
+    want = naive_cmrs_parts(p0, pm, pg, q0, prev, sev)
+    got = res.scores()
+    assert set(got) == {"cmrs", "cmrs_clean", "cmrs_self", "cmrs_robust"}
+    for key in want:
+        assert got[key] == pytest.approx(want[key], rel=1e-12, abs=1e-12), key
+    assert got["cmrs"] == pytest.approx(naive_cmrs(p0, pm, pg, prev, sev), rel=1e-12)  # unchanged definition
+    assert res.score_robust == pytest.approx(res.score - res.score_clean)
+    assert {"resolution_clean", "resolution_self", "d_clean", "d_self", "d_prior_self"} <= set(res.components)
+
+
+@pytest.mark.parametrize("shrink", [0.0, 0.3, 0.5, 0.9])
+def test_model_that_ignores_the_mask_has_zero_robust_part(shrink):
+    """G(x^m) = G(x): CMRS is whatever G's clean agreement with F is worth (it falls as G's clean
+    output moves from F(x) to the base rates), and all of it is cmrs_clean: robust part 0, self 100."""
+    p0, pm, sev, prev = _probs(n=60, m=3, k=5, seed=23)
+    q0 = p0 + shrink * (prev - p0)  # R_clean = 1 - shrink exactly, for every record
+    pg = np.repeat(q0[:, None], 3, axis=1)
+    res = _parts(p0, pm, pg, q0, prev, sev)
+    assert res.score == pytest.approx(100 * (1 - shrink), abs=1e-9)
+    assert res.score == res.score_clean  # the very same numbers
+    assert res.score_robust == pytest.approx(0.0, abs=1e-9)
+    assert res.score_self == pytest.approx(100.0)
+    cis = res.bootstrap_cis(200, seed=1)
+    np.testing.assert_allclose(cis["cmrs_robust"], (0.0, 0.0), atol=1e-9)
+    np.testing.assert_allclose(cis["cmrs_self"], (100.0, 100.0), atol=1e-9)
+    assert cis["cmrs"] == cis["cmrs_clean"]
+
+
+def test_model_equal_to_the_reference():
+    """G = F (probabilities, no calibration): G's clean view is F(x), so cmrs_clean = 100 and
+    cmrs_self (against G's clean view) is cmrs (against F's); the robust part is cmrs - 100."""
+    p0, pm, sev, prev = _probs(n=50, m=2, k=3, seed=24)
+    res = _parts(p0, pm, pm, p0, prev, sev)
+    assert res.score_clean == pytest.approx(100.0)
+    assert res.score_self == pytest.approx(res.score, rel=1e-12)
+    assert res.score_robust == pytest.approx(res.score - 100.0)
+    assert 0 < res.score < 100 and res.score_robust < 0
+
+
+def test_oracle_and_base_rate_models():
+    p0, pm, sev, prev = _probs(n=30, m=2, k=4, seed=25)
+    oracle = _parts(p0, pm, np.repeat(p0[:, None], 2, 1), p0, prev, sev)  # F(x) whatever is removed
+    assert oracle.scores() == pytest.approx({"cmrs": 100, "cmrs_clean": 100, "cmrs_self": 100, "cmrs_robust": 0})
+    base = _parts(p0, pm, np.broadcast_to(prev, pm.shape), np.broadcast_to(prev, p0.shape), prev, sev)
+    # a constant model: no agreement with F at all, and perfectly stable (the D(pi, q0) = 0 rule)
+    assert base.scores() == pytest.approx({"cmrs": 0, "cmrs_clean": 0, "cmrs_self": 100, "cmrs_robust": 0})
+    assert not base.components.isna().any().any()
+
+
+def test_robust_part_sign_follows_what_the_mask_does():
+    """A model whose clean view is half-way to the base rates: masks that pull it further away
+    make the robust part negative, masks that happen to move it onto F(x) make it positive."""
+    p0, pm, sev, prev = _probs(n=30, m=2, k=4, seed=26)
+    q0 = p0 + 0.5 * (prev - p0)
+    worse = _parts(p0, pm, np.broadcast_to((p0 + 0.8 * (prev - p0))[:, None], pm.shape), q0, prev, sev)
+    better = _parts(p0, pm, np.repeat(p0[:, None], 2, 1), q0, prev, sev)
+    assert worse.score_robust == pytest.approx(-30.0) and better.score_robust == pytest.approx(50.0)
+    assert worse.score_clean == better.score_clean == pytest.approx(50.0)
+
+
+def naive_paired_bootstrap(p0, pm, pg, q0, prev, sev, n_boot, seed, level=0.95):
+    """Recompute all four scores on each resample of records (metrics.bootstrap_weights' draws)."""
+    from .naive import naive_cmrs_parts
+
+    idx = np.random.default_rng(seed).integers(0, len(p0), size=(n_boot, len(p0)))
+    vals = {k: [] for k in ("cmrs", "cmrs_clean", "cmrs_self", "cmrs_robust")}
+    for row in idx:
+        for key, v in naive_cmrs_parts(p0[row], pm[row], pg[row], q0[row], prev, sev[row]).items():
+            vals[key].append(v)
+    alpha = (1 - level) / 2
+    return {k: tuple(np.quantile(v, [alpha, 1 - alpha])) for k, v in vals.items()}
+
+
+def test_parts_bootstrap_against_naive_resampling():
+    p0, pm, sev, prev = _probs(n=20, m=2, k=3, seed=27)
+    rng = np.random.default_rng(3)
+    q0 = np.clip(p0 + rng.normal(0, 0.1, p0.shape), 0, 1)
+    pg = np.clip(q0[:, None] + rng.normal(0, 0.2, pm.shape), 0, 1)
+    res = _parts(p0, pm, pg, q0, prev, sev)
+    cis = res.bootstrap_cis(150, seed=4)
+    want = naive_paired_bootstrap(p0, pm, pg, q0, prev, sev, 150, 4)
+    for key in want:
+        np.testing.assert_allclose(cis[key], want[key], rtol=1e-9, atol=1e-9, err_msg=key)
+        assert cis[key][0] <= res.scores()[key] <= cis[key][1], key
+        assert res.bootstrap_ci(150, 4, score=key) == cis[key]
+    # paired: the robust interval is narrower than the gap two independent intervals would allow
+    assert cis["cmrs_robust"][1] - cis["cmrs_robust"][0] < (cis["cmrs"][1] - cis["cmrs"][0]) + (
+        cis["cmrs_clean"][1] - cis["cmrs_clean"][0])
+
+
+def test_parts_need_the_clean_view():
+    p0, pm, sev, prev = _probs(n=10, m=2, seed=28)
+    res = cmrs(p0, pm, pm, prev, sev)
+    assert res.scores() == {"cmrs": res.score} and not res.has_clean
+    assert np.isnan(res.score_clean) and np.isnan(res.score_robust)
+    with pytest.raises(ValueError, match="clean-view"):
+        res.bootstrap_cis(10, scores=("cmrs_self",))
+    with pytest.raises(ValueError, match="unknown score"):
+        res.bootstrap_ci(10, score="cmrs_other")
+    with pytest.raises(ValueError, match="p_model_clean"):
+        cmrs(p0, pm, pm, prev, sev, p_model_clean=p0[:5])
+
+
+def test_evaluate_cmrs_computes_the_clean_view():
+    rng = np.random.default_rng(0)
+    n, t = 20, 40
+    sig = rng.normal(size=(n, 12, t)).astype(np.float32)
+    obs = np.ones_like(sig, dtype=bool)
+    w = rng.normal(size=(12, 3))
+
+    def reference(s, o):
+        return 1 / (1 + np.exp(-(np.abs(s).mean(axis=2) @ w)))
+
+    def ignores_the_mask(s, o):  # a constant G: the same output whatever is removed
+        return np.tile([0.2, 0.5, 0.7], (len(s), 1))
+
+    masks = MS.sample_masks("joint", n, t, rng=1)
+    res = evaluate_cmrs(reference, ignores_the_mask, None, sig, obs, masks, np.full(3, 0.3), batch_size=7)
+    assert res.has_clean and res.score == res.score_clean and res.score_robust == pytest.approx(0, abs=1e-9)
+    own = evaluate_cmrs(reference, reference, None, sig, obs, masks, np.full(3, 0.3))
+    assert own.score_clean == pytest.approx(100) and own.score_self == pytest.approx(own.score)

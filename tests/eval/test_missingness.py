@@ -145,3 +145,54 @@ def test_hard_masks_brute_force_and_batch_size_invariance():
             imps.append(np.abs(ref(s2, o2) - p0[i:i + 1]).mean())
         np.testing.assert_allclose(a.candidate_impact[i], imps, rtol=1e-6)
         assert np.array_equal(a.masks[i], cands[i, int(np.argmax(imps))])
+
+
+def test_hard_masks_place_a_given_budget_with_the_rand_placement_as_candidate_0():
+    """Budget-matched Hard: the budget is given (not drawn again), candidate 0 is the Rand. mask,
+    so every record loses exactly what its Rand. mask removes and Hard's impact is never below it."""
+    rng = np.random.default_rng(5)
+    n, t, c = 25, 60, 6
+    sig = rng.normal(size=(n, 12, t)).astype(np.float32)
+    obs = np.ones_like(sig, dtype=bool)
+    w = rng.normal(size=(12, 3))
+
+    def ref(s, o):
+        return 1 / (1 + np.exp(-(np.abs(s).mean(axis=2) @ w)))
+
+    for kind in MS.KINDS:
+        budget = MS.sample_budgets(kind, n, t, np.random.default_rng(1))
+        rand = MS.realise_masks(budget, np.random.default_rng(2))
+        hm = MS.hard_masks(ref, sig, obs, kind, c, rng=3, budget=budget, first=rand, batch_size=7)
+        np.testing.assert_array_equal(hm.severity, MS.severity(rand))  # exactly, record by record
+        np.testing.assert_array_equal(hm.masks.sum(axis=(1, 2)), rand.sum(axis=(1, 2)))
+        rand_impact = MS.impact(ref(sig, obs), ref(*MS.apply_mask(sig, obs, rand)))
+        np.testing.assert_allclose(hm.candidate_impact[:, 0], rand_impact, rtol=1e-6)
+        assert np.all(hm.impact >= hm.candidate_impact[:, 0])
+        if kind != "lead":  # spans: placements differ, so some record has a strictly harder mask
+            assert np.any(hm.impact > rand_impact + 1e-9)
+        # the other candidates are C - 1 placements of the budget from the hard generator
+        drawn = MS.realise_masks(budget, np.random.default_rng(3), c - 1)
+        for i in range(n):
+            cands = np.concatenate([rand[i][None], drawn[i]])
+            assert any(np.array_equal(hm.masks[i], m) for m in cands)
+        if kind == "lead":  # per-record dropped-lead counts are the budget's
+            np.testing.assert_array_equal(hm.masks.all(axis=2).sum(axis=1), budget.n_drop)
+
+
+def test_hard_masks_budget_errors():
+    sig = np.zeros((4, 12, 20), np.float32)
+    obs = np.ones_like(sig, dtype=bool)
+    budget = MS.sample_budgets("joint", 4, 20, np.random.default_rng(0))
+    rand = MS.realise_masks(budget, np.random.default_rng(1))
+    ref = _v1_reference
+    with pytest.raises(ValueError, match="needs the budget"):
+        MS.hard_masks(ref, sig, obs, "joint", 3, 0, first=rand)
+    other = MS.realise_masks(MS.sample_budgets("joint", 4, 20, np.random.default_rng(9)), np.random.default_rng(1))
+    with pytest.raises(ValueError, match="does not place the budget"):
+        MS.hard_masks(ref, sig, obs, "joint", 3, 0, budget=budget, first=other)
+    with pytest.raises(ValueError, match="budget is for"):
+        MS.hard_masks(ref, sig[:3], obs[:3], "joint", 3, 0, budget=budget)
+    with pytest.raises(ValueError, match="n_candidates"):
+        MS.hard_masks(ref, sig, obs, "joint", 0, 0)
+    one = MS.hard_masks(ref, sig, obs, "joint", 1, 0, budget=budget, first=rand)  # C = 1: Hard is Rand.
+    np.testing.assert_array_equal(one.masks, rand)

@@ -77,3 +77,43 @@ def test_figure_with_and_without_interval(tmp_path, monkeypatch, old):
     np.testing.assert_allclose(heights, [np.nan, 29.4, 12.0])
     want = np.zeros((2, 3)) if old else np.array([[0, 2.3, 2.3], [0, 2.2, 2.2]])
     np.testing.assert_allclose(yerr, want, atol=1e-9)
+
+
+def _with_parts(metrics: dict) -> dict:
+    """The metrics with what the stress test now writes per cell: F's AUROC and CMRS's clean /
+    robust / self parts with their intervals (and F's clean AUROC)."""
+    m = copy.deepcopy(metrics)
+    zs = m["zero_shot"]
+    zs["clean"].update(reference_auroc=0.91, reference_auroc_ci=[0.88, 0.94])
+    for i, by_mode in enumerate(zs["missingness"].values()):
+        for d in by_mode.values():
+            d.update(reference_auroc=0.85 - 0.1 * i, reference_auroc_ci=[0.8 - 0.1 * i, 0.9 - 0.1 * i],
+                     cmrs_clean=d["cmrs"] + 5.0, cmrs_clean_ci=[d["cmrs"] + 3.0, d["cmrs"] + 7.0],
+                     cmrs_robust=-5.0, cmrs_robust_ci=[-6.5, -3.5], cmrs_self=88.0, cmrs_self_ci=[85.0, 91.0])
+    return m
+
+
+def test_markdown_shows_the_parts_of_cmrs_and_the_references_auroc():
+    text = markdown_report(_with_parts(_metrics()))
+    assert "### CMRS: clean agreement and robustness" in text and "ignores the mask" in text
+    assert "| condition | severity | F AUROC [95% CI] | CMRS | CMRS clean |" in text
+    assert "| clean | 0 | 0.910 [0.880, 0.940] | - | - | - | - |" in text
+    assert ("| lead rand | 0.200 | 0.850 [0.800, 0.900] | 29.4 [27.1, 31.6] | 34.4 [32.4, 36.4] | "
+            "-5.0 [-6.5, -3.5] | 88.0 [85.0, 91.0] |") in text
+    assert "| joint hard | 0.300 | 0.750 [0.700, 0.800] | 12.0 [9.7, 14.2] | 17.0 [15.0, 19.0] |" in text
+    # files written before the parts existed (or without a reference) get no such table
+    assert "clean agreement and robustness" not in markdown_report(_metrics())
+
+
+def test_csv_rows_carry_the_parts(tmp_path):
+    rows = {r["condition"]: r for r in zero_shot_rows(_with_parts(_metrics()))}
+    r = rows["joint hard"]
+    assert (r["cmrs_clean"], r["cmrs_robust"], r["cmrs_self"]) == (17.0, -5.0, 88.0)
+    assert (r["cmrs_robust_low"], r["cmrs_robust_high"]) == (-6.5, -3.5)
+    assert (r["reference_auroc"], r["reference_auroc_low"]) == (pytest.approx(0.75), pytest.approx(0.7))
+    assert rows["clean"]["reference_auroc"] == 0.91 and rows["clean"]["cmrs_clean"] is None
+    write_tables(_with_parts(_metrics()), tmp_path)
+    with open(tmp_path / "zero_shot.csv") as f:
+        header = next(csv.reader(f))
+    assert {"cmrs_clean", "cmrs_clean_low", "cmrs_self_high", "cmrs_robust", "reference_auroc_high"} <= set(header)
+    assert write_figures(_with_parts(_metrics()), tmp_path)  # the clean part drawn as a marker on the CMRS bars

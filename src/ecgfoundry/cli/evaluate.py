@@ -66,7 +66,8 @@ def register(sub) -> None:
     p.add_argument("--missingness", type=_csv(str), default=("lead", "temporal", "joint"),
                    help="missingness types: lead,temporal,joint (default all)")
     p.add_argument("--mode", type=_csv(str), default=("rand", "hard"), help="mask modes: rand,hard (default both)")
-    p.add_argument("--n-candidates", type=int, default=8, help="candidate masks per record for hard masks (default 8)")
+    p.add_argument("--n-candidates", type=int, default=16,  # eval.stress.N_CANDIDATES
+                   help="candidate placements per record for hard masks, the rand. one included (default 16)")
     p.add_argument("--seed", type=int, default=0, help="masks, bootstrap, probes (default 0)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs (default 1000; 0 = none)")
     p.add_argument("--prompts", type=Path, default=None, help="prompt file (default: the packaged prompts.json)")

@@ -53,6 +53,35 @@ i :math:`c_i` times scores :math:`100 \sum_i c_i A_i / \sum_i c_i B_i` with
 :math:`A_i = \sum_m S I R` and :math:`B_i = \sum_m S I` summed over the record's masks.
 Resamples with :math:`\sum_i c_i B_i = 0` are dropped. The draws are those of
 :func:`ecgfoundry.eval.metrics.bootstrap_weights`.
+
+Clean agreement and robustness (``cmrs_clean``, ``cmrs_self``, ``cmrs_robust``)
+------------------------------------------------------------------------------
+R compares G's *masked* prediction with F's *full-view* output, so CMRS mixes two things: how close
+G's predictions are to F's when nothing is missing, and how much the mask moves them. A model that
+ignores the mask completely (:math:`G(x^m) = G(x)`) still scores whatever its clean agreement with F
+is worth. With :math:`q_0 = \mathrm{Platt}(G(x))`, G's calibrated clean-view prediction, two
+companion scores use the **same weights** :math:`S \cdot I` (so the same masks count, as much):
+
+- ``cmrs_clean``: R computed from :math:`q_0` in place of :math:`p_G`,
+  :math:`R^{clean} = \mathrm{clip}(1 - D(q_0, p_0) / D(\pi, p_0), 0, 1)`. The score G would get if
+  the masks changed nothing: clean agreement with F, weighted like CMRS.
+- ``cmrs_robust`` :math:`= \mathrm{CMRS} - \mathrm{CMRS}^{clean}`: the part of CMRS the masks are
+  responsible for. 0 when G ignores the mask (to float precision); negative when the masks pull G
+  away from F's full view (the usual case; -100 at worst); positive when G's masked prediction
+  happens to sit closer to F(x) than its clean one.
+- ``cmrs_self``: R measured against G's own clean view instead of F's,
+  :math:`R^{self} = \mathrm{clip}(1 - D(p_G, q_0) / D(\pi, q_0), 0, 1)` (with the same rule when
+  :math:`D(\pi, q_0) = 0`). 100 when the masks never change G's calibrated output; 0 when the
+  masked output is no closer to G's clean one than the base rates are. It does not depend on how
+  good G is, only on how stable: a constant model scores 100, so read it beside the clean AUROC and
+  ``cmrs_clean``.
+
+Known answers (tested): G ignores the mask: ``cmrs == cmrs_clean``, ``cmrs_robust == 0``,
+``cmrs_self == 100``. G = F (uncalibrated): ``cmrs_clean == 100``, ``cmrs_self == cmrs``. G
+returns F(x) whatever is removed: all three are 100. G returns the base rates: ``cmrs ==
+cmrs_clean == 0``, ``cmrs_self == 100``. All four come with record-level bootstrap intervals from
+the same resamples (:meth:`CMRSResult.bootstrap_cis`), so the interval of ``cmrs_robust`` is that
+of a paired difference.
 """
 
 from __future__ import annotations
@@ -190,6 +219,12 @@ def resolution(p_model, p0, prevalence, atol: float = 1e-12) -> np.ndarray:
     return np.where(degenerate, (d_model <= atol).astype(np.float64), r)
 
 
+SCORES: tuple[str, ...] = ("cmrs", "cmrs_clean", "cmrs_self", "cmrs_robust")
+"""The scores of a :class:`CMRSResult` built with G's clean view (see the module docstring)."""
+
+_RESOLUTION = {"cmrs": "resolution", "cmrs_clean": "resolution_clean", "cmrs_self": "resolution_self"}
+
+
 @dataclass
 class CMRSResult:
     """CMRS and the components it is built from.
@@ -200,29 +235,56 @@ class CMRSResult:
         CMRS in [0, 100]; NaN when no mask had weight.
     components : DataFrame
         One row per (record, mask): ``record``, ``mask``, ``severity``, ``impact``, ``resolution``,
-        ``d_model`` = D(p_G, p0), ``d_prior`` = D(pi, p0), ``weight`` = S * I.
+        ``d_model`` = D(p_G, p0), ``d_prior`` = D(pi, p0), ``weight`` = S * I; with G's clean view
+        also ``resolution_clean``, ``resolution_self``, ``d_clean`` = D(q0, p0), ``d_self`` =
+        D(p_G, q0) and ``d_prior_self`` = D(pi, q0).
     class_weight : ndarray of shape (N * M, K), optional
         Per-class weights S * I_k, rows in the order of ``components``.
     class_resolution : ndarray of shape (N * M, K), optional
         Per-class resolutions R_k, rows in the order of ``components``. Both are set by :func:`cmrs`.
+    score_clean, score_self : float
+        ``cmrs_clean`` and ``cmrs_self`` (NaN when :func:`cmrs` was not given G's clean view, or no
+        mask had weight).
     """
 
     score: float
     components: pd.DataFrame
     class_weight: np.ndarray | None = None
     class_resolution: np.ndarray | None = None
+    score_clean: float = float("nan")
+    score_self: float = float("nan")
+
+    @property
+    def has_clean(self) -> bool:
+        """Whether G's clean view was given, so that ``cmrs_clean`` / ``cmrs_self`` exist."""
+        return "resolution_clean" in self.components
+
+    @property
+    def score_robust(self) -> float:
+        """``cmrs_robust = cmrs - cmrs_clean``: the part of CMRS the masks are responsible for."""
+        return self.score - self.score_clean
+
+    def scores(self) -> dict[str, float]:
+        """``{"cmrs": ...}``, plus ``cmrs_clean``, ``cmrs_self`` and ``cmrs_robust`` when G's clean
+        view was given."""
+        if not self.has_clean:
+            return {"cmrs": self.score}
+        return {"cmrs": self.score, "cmrs_clean": self.score_clean, "cmrs_self": self.score_self,
+                "cmrs_robust": self.score_robust}
 
     def per_record(self) -> pd.DataFrame:
         """Components averaged over the masks of each record, with the record's own CMRS."""
         c = self.components.assign(weighted=lambda d: d["weight"] * d["resolution"])
         g = c.groupby("record", sort=True)
-        out = g[["severity", "impact", "resolution", "d_model", "d_prior", "weight"]].mean()
+        cols = [k for k in c.columns if k not in ("record", "mask", "weighted")]
+        out = g[cols].mean()
         with np.errstate(invalid="ignore", divide="ignore"):
             out["cmrs"] = 100 * g["weighted"].sum() / g["weight"].sum()
         return out
 
-    def bootstrap_ci(self, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-        """Record-level percentile bootstrap interval of the score (see the module docstring).
+    def bootstrap_ci(self, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                     score: str = "cmrs") -> tuple[float, float]:
+        """Record-level percentile bootstrap interval of one score (see the module docstring).
 
         Parameters
         ----------
@@ -231,35 +293,72 @@ class CMRSResult:
         seed : int
         level : float
             Coverage, e.g. 0.95.
+        score : {"cmrs", "cmrs_clean", "cmrs_self", "cmrs_robust"}
 
         Returns
         -------
         (low, high) : tuple of float
             NaN when the score is NaN, ``n_boot`` is 0 or every resample had zero weight.
         """
+        return self.bootstrap_cis(n_boot, seed, level, (score,))[score]
+
+    def bootstrap_cis(self, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                      scores: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:
+        """Intervals of several scores from the **same** record-level resamples (so the interval of
+        ``cmrs_robust`` is that of a paired difference).
+
+        Parameters
+        ----------
+        n_boot, seed, level : as in :meth:`bootstrap_ci`
+        scores : sequence of str, optional
+            Default: every score of :meth:`scores`.
+
+        Returns
+        -------
+        dict
+            ``{score: (low, high)}``.
+        """
         from ecgfoundry.eval.metrics import bootstrap_weights
 
+        names = tuple(self.scores()) if scores is None else tuple(scores)
+        for name in names:
+            if name not in SCORES:
+                raise ValueError(f"unknown score {name!r}; choose from {', '.join(SCORES)}")
+            if name != "cmrs" and not self.has_clean:
+                raise ValueError(f"{name} needs G's clean-view predictions (pass p_model_clean to cmrs())")
         if n_boot < 0:
             raise ValueError(f"n_boot must be >= 0, got {n_boot}")
         if not 0 < level < 1:
             raise ValueError(f"level must be in (0, 1), got {level}")
-        if n_boot == 0 or not np.isfinite(self.score):
-            return float("nan"), float("nan")
+        point = self.scores()
+        nan = (float("nan"), float("nan"))
+        if n_boot == 0:
+            return {name: nan for name in names}
         c = self.components
         _, rec = np.unique(c["record"].to_numpy(), return_inverse=True)
-        n = int(rec.max()) + 1
+        n = int(rec.max()) + 1 if len(rec) else 0
         w = c["weight"].to_numpy(dtype=np.float64)
-        num_i = np.bincount(rec, weights=w * c["resolution"].to_numpy(dtype=np.float64), minlength=n)
-        den_i = np.bincount(rec, weights=w, minlength=n)
         counts = bootstrap_weights(n, n_boot, np.random.default_rng(seed))  # (n_boot, n)
-        num, den = counts @ num_i, counts @ den_i
+        den = counts @ np.bincount(rec, weights=w, minlength=n)
         keep = den > 0
-        if not keep.any():
-            return float("nan"), float("nan")
-        vals = 100 * num[keep] / den[keep]
+
+        def numerator(name):
+            r = c[_RESOLUTION[name]].to_numpy(dtype=np.float64)
+            return counts @ np.bincount(rec, weights=w * r, minlength=n)
+
         alpha = (1 - level) / 2
-        lo, hi = np.quantile(vals, [alpha, 1 - alpha])
-        return float(lo), float(hi)
+        out = {}
+        for name in names:
+            if not keep.any() or not np.isfinite(point[name]):
+                out[name] = nan
+                continue
+            if name == "cmrs_robust":
+                num = numerator("cmrs") - numerator("cmrs_clean")
+            else:
+                num = numerator(name)
+            lo, hi = np.quantile(100 * num[keep] / den[keep], [alpha, 1 - alpha])
+            out[name] = (float(lo), float(hi))
+        return out
 
     def per_class_scores(self, classes: Sequence[str] | None = None) -> pd.DataFrame:
         """Per-class CMRS (see the module docstring).
@@ -289,7 +388,7 @@ class CMRSResult:
         return pd.DataFrame({"class": names, "cmrs": score, "weight_share": share})
 
 
-def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CMRSResult:
+def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12, p_model_clean=None) -> CMRSResult:
     """CMRS from probabilities (see the module docstring for the formula).
 
     Parameters
@@ -306,6 +405,9 @@ def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CM
         S(m), fraction of the 12 x T grid removed.
     atol : float
         Tolerance for the D(pi, p0) = 0 edge case.
+    p_model_clean : array (N, K), optional
+        Calibrated model probabilities on the full view, q0 = Platt(G(x)). With it the result also
+        holds ``cmrs_clean``, ``cmrs_self`` and ``cmrs_robust`` (module docstring).
     """
     p0 = np.asarray(p0, dtype=np.float64)
     p_masked = np.asarray(p_masked, dtype=np.float64)
@@ -319,6 +421,10 @@ def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CM
     if p_masked.shape != p_model.shape or p0.shape != (n, k) or sev.shape != (n, m):
         raise ValueError(f"shapes do not match: p0 {p0.shape}, p_masked {p_masked.shape}, "
                          f"p_model {p_model.shape}, severity {sev.shape}")
+    if p_model_clean is not None:
+        q0 = np.asarray(p_model_clean, dtype=np.float64)
+        if q0.shape != (n, k):
+            raise ValueError(f"p_model_clean must be (N, K) = {(n, k)} like p0, got {q0.shape}")
     prev = np.asarray(prevalence, dtype=np.float64)
     if prev.shape != (k,):
         raise ValueError(f"prevalence must have shape ({k},), got {prev.shape}")
@@ -334,13 +440,27 @@ def cmrs(p0, p_masked, p_model, prevalence, severity, atol: float = 1e-12) -> CM
     class_res = resolution(p_model[..., None], p0m[..., None], prev[:, None], atol)
     class_weight = sev[..., None] * mean_abs_diff(p_masked[..., None], p0m[..., None])
     total = weight.sum()
-    score = float(100 * (weight * res).sum() / total) if total > 0 else float("nan")
+
+    def score_of(r):
+        return float(100 * (weight * r).sum() / total) if total > 0 else float("nan")
+
     comp = pd.DataFrame({
         "record": np.repeat(np.arange(n), m), "mask": np.tile(np.arange(m), n),
         "severity": sev.ravel(), "impact": imp.ravel(), "resolution": res.ravel(),
         "d_model": d_model.ravel(), "d_prior": d_prior.ravel(), "weight": weight.ravel(),
     })
-    return CMRSResult(score, comp, class_weight.reshape(n * m, k), class_res.reshape(n * m, k))
+    result = CMRSResult(score_of(res), comp, class_weight.reshape(n * m, k), class_res.reshape(n * m, k))
+    if p_model_clean is not None:
+        q0m = np.broadcast_to(q0[:, None], p_masked.shape)
+        res_clean = resolution(q0m, p0m, prev, atol)  # G's clean view against F's
+        res_self = resolution(p_model, q0m, prev, atol)  # G's masked view against its own clean view
+        comp["resolution_clean"] = res_clean.ravel()
+        comp["resolution_self"] = res_self.ravel()
+        comp["d_clean"] = mean_abs_diff(q0m, p0m).ravel()
+        comp["d_self"] = mean_abs_diff(p_model, q0m).ravel()
+        comp["d_prior_self"] = np.repeat(mean_abs_diff(np.broadcast_to(prev, q0.shape), q0), m)
+        result.score_clean, result.score_self = score_of(res_clean), score_of(res_self)
+    return result
 
 
 def _batched(fn: ProbabilityFn, signal: np.ndarray, observed: np.ndarray, batch_size: int) -> np.ndarray:
@@ -351,7 +471,8 @@ def _batched(fn: ProbabilityFn, signal: np.ndarray, observed: np.ndarray, batch_
 def evaluate_cmrs(reference: ProbabilityFn, model: ProbabilityFn, calibrator: PlattScaler | None,
                   signal: np.ndarray, observed: np.ndarray, masks: np.ndarray, prevalence,
                   batch_size: int = 256, atol: float = 1e-12) -> CMRSResult:
-    """CMRS of ``model`` on test records under given masks.
+    """CMRS of ``model`` on test records under given masks, with ``cmrs_clean``, ``cmrs_self`` and
+    ``cmrs_robust`` from the model's full-view predictions.
 
     Parameters
     ----------
@@ -377,6 +498,8 @@ def evaluate_cmrs(reference: ProbabilityFn, model: ProbabilityFn, calibrator: Pl
     if masks.shape[2:] != signal.shape[1:] or len(signal) != n:
         raise ValueError(f"masks {masks.shape} do not fit signal {signal.shape}")
     p0 = _batched(reference, signal, observed, batch_size)
+    q0 = _batched(model, signal, observed, batch_size)
+    q0 = calibrator.transform(q0) if calibrator is not None else q0
     p_masked, p_model = [], []
     for j in range(m):
         s, o = apply_mask(signal, observed, masks[:, j])
@@ -384,4 +507,5 @@ def evaluate_cmrs(reference: ProbabilityFn, model: ProbabilityFn, calibrator: Pl
         g = _batched(model, s, o, batch_size)
         p_model.append(calibrator.transform(g) if calibrator is not None else g)
     sev = np.stack([mask_severity(masks[:, j]) for j in range(m)], axis=1)
-    return cmrs(p0, np.stack(p_masked, axis=1), np.stack(p_model, axis=1), prevalence, sev, atol)
+    return cmrs(p0, np.stack(p_masked, axis=1), np.stack(p_model, axis=1), prevalence, sev, atol,
+                p_model_clean=q0)

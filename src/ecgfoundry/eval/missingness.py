@@ -14,9 +14,16 @@ Three kinds of masks, all reproducible from a seed:
 **Rand.** masks are sampled (:func:`sample_masks`). **Hard** masks (:func:`hard_masks`): for each
 record, ``C`` candidate masks with the *same budget* are drawn and the one with the largest impact on
 a reference classifier ``F`` is kept. The budget of a record is its number of dropped leads and the
-list of span lengths; candidates differ only in *which* leads are dropped and *where* the spans lie,
-so all candidates remove exactly the same number of grid cells (the same severity). Impact is the
-CMRS impact ``I(x, m) = mean_k |F(x^m)_k - F(x)_k|`` (see :mod:`ecgfoundry.eval.cmrs`).
+list of span lengths (:func:`sample_budgets`); candidates differ only in *which* leads are dropped and
+*where* the spans lie (:func:`realise_masks`), so all candidates remove exactly the same number of
+grid cells (the same severity). Impact is the CMRS impact ``I(x, m) = mean_k |F(x^m)_k - F(x)_k|``
+(see :mod:`ecgfoundry.eval.cmrs`).
+
+Budget-matched Rand. and Hard (what the stress test does, :func:`ecgfoundry.eval.stress.cell_masks`):
+one budget per record is drawn once per (kind, seed); Rand. is one random placement of it, and Hard
+is the highest-impact of ``C`` placements of the *same* budget, the Rand. placement among them
+(``hard_masks(..., budget=b, first=rand)``). The two therefore remove exactly the same number of
+cells from every record, and Hard's impact on F is never below Rand.'s, record by record.
 
 A mask is a bool array ``(N, 12, T)`` of what to **remove** (True = remove). :func:`apply_mask` zeroes
 those samples and marks them unobserved; samples that were already unobserved stay unobserved.
@@ -213,7 +220,8 @@ class HardMasks:
     impact : ndarray (N,)
         Its impact on the reference.
     candidate_impact : ndarray (N, C)
-        Impact of every candidate (the chosen one is the arg-max).
+        Impact of every candidate (the chosen one is the arg-max; candidate 0 is ``first`` when
+        it was given).
     severity : ndarray (N,)
     """
 
@@ -225,7 +233,8 @@ class HardMasks:
 
 def hard_masks(reference: ProbabilityFn, signal: np.ndarray, observed: np.ndarray, kind: str,
                n_candidates: int, rng, config: MissingnessConfig = MissingnessConfig(),
-               batch_size: int = 256, p0: np.ndarray | None = None) -> HardMasks:
+               batch_size: int = 256, p0: np.ndarray | None = None, budget: MaskBudget | None = None,
+               first: np.ndarray | None = None) -> HardMasks:
     """**Hard** masks: per record, the highest-impact of ``n_candidates`` same-budget candidates.
 
     Parameters
@@ -243,26 +252,56 @@ def hard_masks(reference: ProbabilityFn, signal: np.ndarray, observed: np.ndarra
         Rows (record x candidate) passed to ``reference`` at once.
     p0 : ndarray (N, K), optional
         ``reference(signal, observed)`` if already computed.
+    budget : MaskBudget, optional
+        Each record's budget (e.g. the one its Rand. mask was placed from). Default: drawn from
+        ``rng`` (``kind`` and ``config``) before the candidates.
+    first : ndarray (N, 12, T) bool, optional
+        A placement of ``budget`` to count as candidate 0 (the record's Rand. mask), so that the
+        chosen mask's impact is never below it; the other ``n_candidates - 1`` are drawn from
+        ``rng``. Needs ``budget``; each record's mask must remove exactly its budget.
     """
     rng = _rng(rng)
+    _check_kind(kind)
     signal = np.asarray(signal, dtype=np.float32)
     observed = np.asarray(observed, dtype=bool)
     if signal.ndim != 3 or signal.shape[1] != N_LEADS or observed.shape != signal.shape:
         raise ValueError(f"signal and observed must be (N, 12, T) of equal shape, got {signal.shape}, {observed.shape}")
     n, _, t = signal.shape
-    budget = sample_budgets(kind, n, t, rng, config)
+    c = int(n_candidates)
+    if c < 1:
+        raise ValueError(f"n_candidates must be >= 1, got {n_candidates}")
+    if budget is None:
+        if first is not None:
+            raise ValueError("first (a placed mask) needs the budget it was placed from")
+        budget = sample_budgets(kind, n, t, rng, config)
+    elif len(budget) != n or budget.n_samples != t:
+        raise ValueError(f"budget is for {len(budget)} records of {budget.n_samples} samples, "
+                         f"signal is {signal.shape}")
+    if first is not None:
+        first = np.asarray(first, dtype=bool)
+        if first.shape != signal.shape:
+            raise ValueError(f"first {first.shape} must have the shape of signal {signal.shape}")
+        cells = first.reshape(n, -1).sum(axis=1)
+        want = np.rint(budget.severity * N_LEADS * t).astype(int)
+        if not np.array_equal(cells, want):
+            bad = int(np.flatnonzero(cells != want)[0])
+            raise ValueError(f"first does not place the budget: record {bad} removes {cells[bad]} cells, "
+                             f"its budget {want[bad]}")
     if p0 is None:
         p0 = np.concatenate([np.asarray(reference(signal[a:a + batch_size], observed[a:a + batch_size]))
                              for a in range(0, n, batch_size)]) if n else np.zeros((0, 0))
-    c = int(n_candidates)
     per_chunk = max(1, batch_size // c)
     chosen = np.zeros(signal.shape, dtype=bool)
     cand_impact = np.zeros((n, c))
     for a in range(0, n, per_chunk):
         b = min(n, a + per_chunk)
-        sub = MaskBudget(budget.n_drop[a:b], budget.span_len[a:b], t)
-        cand = realise_masks(sub, rng, c)  # (m, c, 12, T)
         m = b - a
+        sub = MaskBudget(budget.n_drop[a:b], budget.span_len[a:b], t)
+        if first is None:
+            cand = realise_masks(sub, rng, c)  # (m, c, 12, T)
+        else:
+            drawn = realise_masks(sub, rng, c - 1) if c > 1 else np.zeros((m, 0, N_LEADS, t), dtype=bool)
+            cand = np.concatenate([first[a:b, None], drawn], axis=1)
         rows = cand.reshape(m * c, N_LEADS, t)
         sig = np.repeat(signal[a:b], c, axis=0)
         obs = np.repeat(observed[a:b], c, axis=0)
@@ -272,4 +311,4 @@ def hard_masks(reference: ProbabilityFn, signal: np.ndarray, observed: np.ndarra
         imp = impact(np.repeat(p0[a:b], c, axis=0), p_masked).reshape(m, c)
         cand_impact[a:b] = imp
         chosen[a:b] = cand[np.arange(m), imp.argmax(axis=1)]
-    return HardMasks(chosen, cand_impact.max(axis=1) if c else np.zeros(n), cand_impact, severity(chosen))
+    return HardMasks(chosen, cand_impact.max(axis=1), cand_impact, severity(chosen))

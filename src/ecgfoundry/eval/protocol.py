@@ -35,7 +35,7 @@ from ecgfoundry.eval.heads import ProbeHead, encoder_features
 from ecgfoundry.eval.metrics import Evaluation
 from ecgfoundry.eval.missingness import KINDS
 from ecgfoundry.eval.protocol_report import markdown_report, write_figures, write_tables, zero_shot_rows
-from ecgfoundry.eval.stress import MODES, StressReport
+from ecgfoundry.eval.stress import MODES, N_CANDIDATES, StressReport
 
 __all__ = ["EvaluateOptions", "EvaluationResult", "run_evaluation", "evaluation_dict", "find_prompts",
            # re-exported from the modules they moved to (heads, attack_tables, protocol_report)
@@ -61,7 +61,7 @@ class EvaluateOptions:
     modes: tuple[str, ...] = MODES
     seed: int = 0
     n_boot: int = 1000
-    n_candidates: int = 8                     # candidates per record for hard masks
+    n_candidates: int = N_CANDIDATES          # candidates per record for hard masks (Rand.'s included)
     prompts: str | None = None                # prompt file (default: the packaged one)
     linear_probe: bool = False
     probe_fractions: tuple[float, ...] = (0.01, 0.1, 1.0)
@@ -168,7 +168,7 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
     from ecgfoundry.eval.linear_probe import probe_table, run_probe_sizes
     from ecgfoundry.eval.prompts import load_prompts
     from ecgfoundry.eval.reference import check_reference
-    from ecgfoundry.eval.stress import stress_test
+    from ecgfoundry.eval.stress import cell_metrics, stress_test
     from ecgfoundry.eval.zero_shot import ZeroShotHead, zero_shot_classifier, zero_shot_scores
 
     y_all, classes = store.labels(opts.label_set)
@@ -222,18 +222,14 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
                          classes, ref_fn, prevalence, opts.kinds, modes, opts.seed, opts.n_boot,
                          n_candidates=opts.n_candidates, batch_size=opts.batch_size, progress=opts.progress)
     missing: dict[str, dict] = {}
-    for c in stress.cells:
-        d = evaluation_dict(c.evaluation)
-        d["severity"] = c.severity
-        if c.cmrs is not None:
-            comp = c.cmrs.components
-            d.update(cmrs=c.cmrs.score, impact=float(comp["impact"].mean()),
-                     resolution=float(comp["resolution"].mean()))
-            if opts.n_boot:  # like auroc_ci: absent without bootstrap resamples
-                d["cmrs_ci"] = list(c.cmrs.bootstrap_ci(opts.n_boot, opts.seed))
-            pc = c.cmrs.per_class_scores(classes)
-            d["cmrs_per_class"] = dict(zip(pc["class"], pc["cmrs"]))
+    for c in stress.cells:  # severity, F's AUROC, cmrs / cmrs_clean / cmrs_self / cmrs_robust with CIs
+        d = {**evaluation_dict(c.evaluation), **cell_metrics(c, classes, opts.n_boot, opts.seed)}
         missing.setdefault(c.kind, {})[c.mode] = d
+    clean_block = evaluation_dict(stress.clean)
+    if stress.reference_auroc is not None:
+        clean_block["reference_auroc"] = stress.reference_auroc
+        if stress.reference_auroc_ci is not None:
+            clean_block["reference_auroc_ci"] = list(stress.reference_auroc_ci)
     metrics: dict[str, Any] = {
         **(info or {}), "dataset": store.name, "label_set": label_set, "classes": list(classes),
         "n_train": int(len(idx["train"])), "n_val": int(len(idx["val"])), "n_test": int(len(idx["test"])),
@@ -244,7 +240,7 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
             "encoder": reference.info.get("config", {}).get("encoder")},
         "head": opts.head,
         ("zero_shot" if opts.head == "zero_shot" else "linear_probe_stress"):
-            {"clean": evaluation_dict(stress.clean), "missingness": missing},
+            {"clean": clean_block, "missingness": missing},
     }
     result = EvaluationResult(metrics, "", stress)
 

@@ -13,6 +13,21 @@ import numpy as np
 
 __all__ = ["zero_shot_rows", "per_class_rows", "stress_block", "write_tables", "write_figures", "markdown_report"]
 
+CMRS_PARTS = ("cmrs_clean", "cmrs_robust", "cmrs_self")
+"""The companions of CMRS in a missingness cell (:mod:`ecgfoundry.eval.cmrs`)."""
+
+CMRS_READING = (
+    "How to read these: **CMRS** (the documented score) compares G's prediction on the masked record with "
+    "the reference F's on the full record, so it mixes G's clean agreement with F and its robustness. "
+    "**CMRS clean** is the same score for G's clean-view prediction, with the same weights: what G would "
+    "score if the masks changed nothing. **CMRS robust** = CMRS \u2212 CMRS clean is the part the masks are "
+    "responsible for: 0 for a model that ignores the mask, negative when the masks pull G away from F's "
+    "full view. **CMRS self** measures G's masked prediction against G's own clean one (100 = the masks "
+    "never change G; a constant model also scores 100, so read it beside the clean AUROC). **F AUROC** is "
+    "the reference's own macro AUROC under the same masks; Rand. and Hard remove exactly the same budget "
+    "(equal severity), and Hard places it where it moves F most, so F AUROC should be lower under Hard. "
+    "Intervals are record-level 95 % bootstrap intervals from the same resamples (paired for CMRS robust).")
+
 
 def _fmt(value, ci=None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
@@ -58,12 +73,15 @@ def zero_shot_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     for kind, mode, d in [("clean", "", zs["clean"])] + [(k, m, d) for k, by in zs["missingness"].items()
                                                         for m, d in by.items()]:
         ci = d.get("auroc_ci") or (None, None)
-        cci = d.get("cmrs_ci") or (None, None)  # absent in older metrics.json files
-        rows.append({"condition": kind if kind == "clean" else f"{kind} {mode}", "kind": kind, "mode": mode,
-                     "auroc": d.get("auroc"), "auroc_low": ci[0], "auroc_high": ci[1], "auprc": d.get("auprc"),
-                     "f1": d.get("f1"), "severity": d.get("severity", 0.0), "cmrs": d.get("cmrs"),
-                     "cmrs_low": cci[0], "cmrs_high": cci[1],
-                     "impact": d.get("impact"), "resolution": d.get("resolution")})
+        row = {"condition": kind if kind == "clean" else f"{kind} {mode}", "kind": kind, "mode": mode,
+               "auroc": d.get("auroc"), "auroc_low": ci[0], "auroc_high": ci[1], "auprc": d.get("auprc"),
+               "f1": d.get("f1"), "severity": d.get("severity", 0.0)}
+        # absent in older metrics.json files: CIs, F's AUROC, the clean / self / robust parts of CMRS
+        for key in ("cmrs", *CMRS_PARTS, "reference_auroc"):
+            lo, hi = d.get(f"{key}_ci") or (None, None)
+            row.update({key: d.get(key), f"{key}_low": lo, f"{key}_high": hi})
+        row.update(impact=d.get("impact"), resolution=d.get("resolution"))
+        rows.append(row)
     return rows
 
 
@@ -116,7 +134,11 @@ def write_figures(metrics: dict[str, Any], out: str | Path) -> list[Path]:
         axes[0].set_ylabel("zero-shot macro AUROC")
         cm, clo, chi = col("cmrs"), col("cmrs_low"), col("cmrs_high")
         cerr = np.vstack([np.nan_to_num(cm - clo), np.nan_to_num(chi - cm)])
-        axes[1].bar(x, cm, yerr=cerr, color="#dd8452", capsize=3)
+        axes[1].bar(x, cm, yerr=cerr, color="#dd8452", capsize=3, label="CMRS")
+        clean_part = col("cmrs_clean")
+        if np.isfinite(clean_part).any():  # G's clean-view score: the gap to the bar is the robust part
+            axes[1].scatter(x, clean_part, marker="_", s=300, color="black", zorder=3, label="CMRS clean")
+            axes[1].legend(fontsize=7)
         axes[1].set_ylim(0, 100)
         axes[1].set_ylabel("CMRS")
         for ax in axes:
@@ -164,9 +186,28 @@ def _per_class_cmrs_lines(missing: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _cmrs_parts_lines(zs: dict[str, Any]) -> list[str]:
+    """Severity, F's AUROC and CMRS with its clean / robust / self parts per condition, as Markdown
+    lines; none when no cell has the parts (no reference, or an older metrics.json)."""
+    cells = [(f"{kind} {mode}", d) for kind, by_mode in zs["missingness"].items() for mode, d in by_mode.items()]
+    if not any("cmrs_clean" in d for _, d in cells):
+        return []
+    c = zs["clean"]
+    lines = ["", "### CMRS: clean agreement and robustness", "", CMRS_READING, "",
+             "| condition | severity | F AUROC [95% CI] | CMRS | CMRS clean | CMRS robust (CMRS \u2212 clean) | "
+             "CMRS self |", "|---|---|---|---|---|---|---|",
+             f"| clean | 0 | {_fmt(c.get('reference_auroc'), c.get('reference_auroc_ci'))} | - | - | - | - |"]
+    for name, d in cells:
+        parts = [_fmt(d.get(k), d.get(f"{k}_ci"), digits=1) for k in ("cmrs", *CMRS_PARTS)]
+        lines.append(f"| {name} | {d['severity']:.3f} | {_fmt(d.get('reference_auroc'), d.get('reference_auroc_ci'))} | "
+                     + " | ".join(parts) + " |")
+    return lines
+
+
 def markdown_report(metrics: dict[str, Any]) -> str:
     """The Markdown tables of ``metrics.json``: zero-shot clean and under missingness (with CMRS, its
-    CI and per class when the metrics have them), the linear probe and the adversarial curve."""
+    CI, its clean / robust / self parts beside F's AUROC, and per class when the metrics have them),
+    the linear probe and the adversarial curve."""
     lines = [f"# Evaluation: {metrics.get('model', 'model')} on {metrics['dataset']} / {metrics['label_set']}", "",
              f"Test records: {metrics['n_test']}; seed {metrics['seed']}; bootstrap resamples {metrics['n_boot']}; "
              f"F1 thresholds chosen on validation ({metrics['n_val']} records).", "",
@@ -186,6 +227,7 @@ def markdown_report(metrics: dict[str, Any]) -> str:
                          f"{_fmt(d['f1'])} | {d['severity']:.3f} | {cm} |")
     if c.get("skipped"):
         lines += ["", "Classes skipped (test): " + ", ".join(f"{k} ({v})" for k, v in c["skipped"].items())]
+    lines += _cmrs_parts_lines(zs)
     lines += _per_class_cmrs_lines(zs["missingness"])
     if metrics.get("linear_probe"):
         lines += ["", "## Linear probe (frozen encoder)", "",

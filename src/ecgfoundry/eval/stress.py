@@ -3,16 +3,29 @@ missingness, random (**rand**) and reference-chosen (**hard**) masks.
 
 For every requested missingness kind x mode:
 
-1. masks are drawn for the test records (:mod:`ecgfoundry.eval.missingness`) from a generator
-   seeded by ``(seed, kind, mode)``, so a cell's masks do not depend on which other cells were
-   requested and two models evaluated with the same seed (and the same reference, for hard masks)
-   see exactly the same masks;
+1. masks are drawn for the test records (:mod:`ecgfoundry.eval.missingness`, :func:`cell_masks`):
+   each record's **budget** (how many leads go, which span lengths) is drawn once per
+   ``(seed, kind)`` (:func:`budget_rng`) and shared by Rand. and Hard. Rand. places it once at
+   random (generator seeded by ``(seed, kind, "rand")``); Hard keeps, of ``n_candidates``
+   placements of the same budget (the Rand. one and ``n_candidates - 1`` drawn from
+   ``(seed, kind, "hard")``), the one that moves the reference F most. Rand. and Hard therefore
+   remove exactly the same cells per record (equal severity), a cell's masks do not depend on which
+   other cells were requested, and two models evaluated with the same seed (and the same reference,
+   for hard masks) see exactly the same masks;
 2. the model's scores on the masked test records give AUROC / AUPRC / F1
    (:func:`ecgfoundry.eval.metrics.evaluate`; F1 thresholds come from the model's **full-view
-   validation** scores, never from test);
+   validation** scores, never from test); F's own macro AUROC under the same masks is reported
+   beside them, so that a reader sees how much harder Hard is than Rand. for F;
 3. CMRS (:mod:`ecgfoundry.eval.cmrs`) compares the model's calibrated probabilities on the masked
    records with the reference's full-view probabilities: ``p_G = Platt(G(x^m))``, the Platt scaler
-   fitted per class on G's full-view validation scores; ``pi`` is the training prevalence.
+   fitted per class on G's full-view validation scores; ``pi`` is the training prevalence. Beside
+   it ``cmrs_clean`` (G's clean view in place of the masked one), ``cmrs_robust = cmrs -
+   cmrs_clean`` and ``cmrs_self`` (G's masked view against its own clean view).
+
+``N_CANDIDATES`` (16) is the default C. The chosen impact grows like the maximum of C draws, so it
+rises fast at first and then flattens; 16 costs F 16 passes over the test split per kind (about
+twice the old default of 8) and stays affordable on a CPU, and the Rand. placement is always one of
+the candidates, so Hard never moves F less than Rand.
 
 ``model`` and ``reference`` are numpy callables ``fn(signal (N, 12, T), observed (N, 12, T)) -> (N, K)``
 (:func:`ecgfoundry.eval.predict.probability_fn` wraps a torch module): ``model`` returns raw scores
@@ -27,11 +40,15 @@ from typing import Sequence
 import numpy as np
 
 from ecgfoundry.eval.cmrs import CMRSResult, PlattScaler, cmrs
-from ecgfoundry.eval.metrics import Evaluation, evaluate
-from ecgfoundry.eval.missingness import KINDS, apply_mask, hard_masks, sample_masks, severity
+from ecgfoundry.eval.metrics import Evaluation, bootstrap_ci, evaluate, macro_auroc
+from ecgfoundry.eval.missingness import (KINDS, MaskBudget, MissingnessConfig, apply_mask, hard_masks,
+                                         realise_masks, sample_budgets, severity)
 from ecgfoundry.eval.predict import ProbabilityFn
 
 MODES: tuple[str, ...] = ("rand", "hard")
+N_CANDIDATES = 16
+"""Default C, candidate placements per record for Hard masks (module docstring: why 16)."""
+_BUDGET_STREAM = len(MODES)  # the third seed word of the budget generator: not a mode's index
 
 
 @dataclass
@@ -45,9 +62,14 @@ class StressCell:
     evaluation : Evaluation
         Test metrics on the masked records.
     cmrs : CMRSResult or None
-        None when no reference was given.
+        None when no reference was given; built with G's clean view, so it holds ``cmrs_clean``,
+        ``cmrs_self`` and ``cmrs_robust`` too.
     severity : float
-        Mean fraction of the 12 x T grid removed.
+        Mean fraction of the 12 x T grid removed (the same for Rand. and Hard of a kind).
+    reference_auroc : float or None
+        F's own macro AUROC on the masked test records (None without a reference).
+    reference_auroc_ci : (float, float) or None
+        Its record-level bootstrap interval (None without resamples).
     """
 
     kind: str
@@ -55,6 +77,8 @@ class StressCell:
     evaluation: Evaluation
     cmrs: CMRSResult | None
     severity: float
+    reference_auroc: float | None = None
+    reference_auroc_ci: tuple[float, float] | None = None
 
 
 @dataclass
@@ -64,6 +88,8 @@ class StressReport:
     clean: Evaluation
     cells: list[StressCell] = field(default_factory=list)
     calibrator: PlattScaler | None = None
+    reference_auroc: float | None = None
+    reference_auroc_ci: tuple[float, float] | None = None
 
     def cell(self, kind: str, mode: str) -> StressCell:
         for c in self.cells:
@@ -78,14 +104,95 @@ def _batched(fn: ProbabilityFn, signal, observed, batch_size: int) -> np.ndarray
 
 
 def mask_rng(seed: int, kind: str, mode: str) -> np.random.Generator:
-    """The generator of one cell's masks: seeded by ``(seed, kind, mode)``."""
+    """The generator that places one cell's masks: seeded by ``(seed, kind, mode)``."""
     return np.random.default_rng([int(seed), KINDS.index(kind), MODES.index(mode)])
+
+
+def budget_rng(seed: int, kind: str) -> np.random.Generator:
+    """The generator of a kind's per-record budgets, shared by Rand. and Hard: seeded by ``(seed,
+    kind)`` and a stream word that no mode uses."""
+    return np.random.default_rng([int(seed), KINDS.index(kind), _BUDGET_STREAM])
+
+
+def cell_budget(seed: int, kind: str, n: int, n_samples: int,
+                config: MissingnessConfig = MissingnessConfig()) -> MaskBudget:
+    """Each record's budget for ``kind``: drawn once per ``(seed, kind)``."""
+    return sample_budgets(kind, n, n_samples, budget_rng(seed, kind), config)
+
+
+def rand_masks(seed: int, kind: str, n: int, n_samples: int,
+               config: MissingnessConfig = MissingnessConfig()) -> np.ndarray:
+    """The Rand. masks of a cell, ``(n, 12, n_samples)`` bool: one placement of the cell budget."""
+    return realise_masks(cell_budget(seed, kind, n, n_samples, config), mask_rng(seed, kind, "rand"))
+
+
+def cell_masks(kind: str, mode: str, signal, observed, seed: int, reference: ProbabilityFn | None = None,
+               n_candidates: int = N_CANDIDATES, batch_size: int = 256, p0=None,
+               config: MissingnessConfig = MissingnessConfig()) -> np.ndarray:
+    """The masks of one stress-test cell (module docstring), ``(N, 12, T)`` bool, True = remove.
+
+    Parameters
+    ----------
+    kind : {"lead", "temporal", "joint"}
+    mode : {"rand", "hard"}
+    signal, observed : arrays (N, 12, T)
+        Test records (Hard only reads them).
+    seed : int
+    reference : callable, optional
+        F, required for Hard.
+    n_candidates : int
+        C for Hard, the Rand. placement included.
+    batch_size : int
+    p0 : array (N, K), optional
+        F on the full view, if already computed.
+    config : MissingnessConfig
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mask mode {mode!r}; choose from {', '.join(MODES)}")
+    n, _, t = np.shape(signal)
+    budget = cell_budget(seed, kind, n, t, config)
+    rand = realise_masks(budget, mask_rng(seed, kind, "rand"))
+    if mode == "rand":
+        return rand
+    if reference is None:
+        raise ValueError("hard masks need a reference classifier")
+    return hard_masks(reference, signal, observed, kind, n_candidates, mask_rng(seed, kind, "hard"), config,
+                      batch_size=batch_size, p0=p0, budget=budget, first=rand).masks
+
+
+def _auroc_ci(y, scores, n_boot: int, seed: int) -> tuple[float | None, tuple[float, float] | None]:
+    value = macro_auroc(y, scores).value
+    return value, (bootstrap_ci(y, scores, "auroc", n_boot=n_boot, seed=seed).macro if n_boot else None)
+
+
+def cell_metrics(cell: StressCell, classes: Sequence[str] | None = None, n_boot: int = 0, seed: int = 0,
+                 level: float = 0.95) -> dict:
+    """The stress-test keys of one cell in ``metrics.json``: ``severity``, ``reference_auroc`` (+
+    ``_ci``), and with a reference ``cmrs``, ``cmrs_clean``, ``cmrs_self``, ``cmrs_robust`` (each
+    with ``_ci`` when ``n_boot`` > 0, all from the same resamples), ``impact``, ``resolution`` and
+    ``cmrs_per_class``."""
+    d: dict = {"severity": cell.severity}
+    if cell.reference_auroc is not None:
+        d["reference_auroc"] = cell.reference_auroc
+        if cell.reference_auroc_ci is not None:
+            d["reference_auroc_ci"] = list(cell.reference_auroc_ci)
+    if cell.cmrs is None:
+        return d
+    comp = cell.cmrs.components
+    d.update(cell.cmrs.scores())
+    d.update(impact=float(comp["impact"].mean()), resolution=float(comp["resolution"].mean()))
+    if n_boot:  # like auroc_ci: absent without bootstrap resamples
+        for name, ci in cell.cmrs.bootstrap_cis(n_boot, seed, level).items():
+            d[f"{name}_ci"] = list(ci)
+    pc = cell.cmrs.per_class_scores(classes)
+    d["cmrs_per_class"] = dict(zip(pc["class"], pc["cmrs"]))
+    return d
 
 
 def stress_test(model: ProbabilityFn, signal, observed, y_test, val_signal, val_observed, y_val,
                 classes: Sequence[str] | None = None, reference: ProbabilityFn | None = None,
                 prevalence=None, kinds: Sequence[str] = KINDS, modes: Sequence[str] = MODES, seed: int = 0,
-                n_boot: int = 1000, calibrate: bool = True, n_candidates: int = 8, batch_size: int = 256,
+                n_boot: int = 1000, calibrate: bool = True, n_candidates: int = N_CANDIDATES, batch_size: int = 256,
                 progress: bool = True) -> StressReport:
     """Clean and masked metrics of ``model`` on the test records, and CMRS per kind x mode.
 
@@ -112,7 +219,7 @@ def stress_test(model: ProbabilityFn, signal, observed, y_test, val_signal, val_
         Platt-scale G's scores (fitted on full-view validation scores). False when G already returns
         probabilities on the reference's scale (known-answer tests).
     n_candidates : int
-        C, candidate masks per record for hard masks.
+        C, candidate placements per record for hard masks (the Rand. one included).
     batch_size : int
     progress : bool
     """
@@ -136,22 +243,20 @@ def stress_test(model: ProbabilityFn, signal, observed, y_test, val_signal, val_
     if calibrate:
         report.calibrator = PlattScaler().fit(s_val, y_val)
     p0 = _batched(reference, signal, observed, batch_size) if reference is not None else None
-    n, _, t = signal.shape
+    q0 = report.calibrator.transform(s_test) if report.calibrator is not None else s_test  # G's clean view
+    if p0 is not None:
+        report.reference_auroc, report.reference_auroc_ci = _auroc_ci(y_test, p0, n_boot, seed)
     cells = [(k, m) for k in kinds for m in modes]
     for kind, mode in track(cells, "missingness stress test", enabled=progress):
-        rng = mask_rng(seed, kind, mode)
-        if mode == "rand":
-            masks = sample_masks(kind, n, t, rng)
-        else:
-            masks = hard_masks(reference, signal, observed, kind, n_candidates, rng, batch_size=batch_size,
-                               p0=p0).masks
+        masks = cell_masks(kind, mode, signal, observed, seed, reference, n_candidates, batch_size, p0)
         s, o = apply_mask(signal, observed, masks)
         g = _batched(model, s, o, batch_size)
         ev = evaluate(y_test, g, y_val, s_val, classes, n_boot=n_boot, seed=seed)
-        result = None
+        cell = StressCell(kind, mode, ev, None, float(severity(masks).mean()))
         if reference is not None:
             p_masked = _batched(reference, s, o, batch_size)
             p_model = report.calibrator.transform(g) if report.calibrator is not None else g
-            result = cmrs(p0, p_masked, p_model, prevalence, severity(masks))
-        report.cells.append(StressCell(kind, mode, ev, result, float(severity(masks).mean())))
+            cell.cmrs = cmrs(p0, p_masked, p_model, prevalence, severity(masks), p_model_clean=q0)
+            cell.reference_auroc, cell.reference_auroc_ci = _auroc_ci(y_test, p_masked, n_boot, seed)
+        report.cells.append(cell)
     return report

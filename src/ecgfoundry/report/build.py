@@ -316,8 +316,7 @@ def _record_caption(batch) -> str:
 
 
 def _section_ecg(ctx: _Ctx, example) -> Section:
-    from ecgfoundry.eval.missingness import sample_masks
-    from ecgfoundry.eval.stress import mask_rng
+    from ecgfoundry.eval.stress import rand_masks
     from ecgfoundry.report.paper import plot_ecg_paper
 
     s = Section("An ECG with missing leads and spans")
@@ -327,7 +326,7 @@ def _section_ecg(ctx: _Ctx, example) -> Section:
     pos, test, batch = example
     signal, observed = batch.signal[0], batch.observed[0]
     # The exact joint Rand. mask the stress test applied to this record (same seed, same draw order).
-    masks = sample_masks("joint", len(test), signal.shape[-1], mask_rng(ctx.seed, "joint", "rand"))
+    masks = rand_masks(ctx.seed, "joint", len(test), signal.shape[-1])
     removed = masks[pos] & observed
     fig = plot_ecg_paper(signal, batch.fs, removed=removed, observed=observed, layout=ctx.opts.layout,
                          title=f"{batch.ids[0]}  (joint missingness, Rand., seed {ctx.seed})")
