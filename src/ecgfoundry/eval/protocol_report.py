@@ -25,7 +25,8 @@ CMRS_READING = (
     "full view. **CMRS self** measures G's masked prediction against G's own clean one (100 = the masks "
     "never change G; a constant model also scores 100, so read it beside the clean AUROC). **F AUROC** is "
     "the reference's own macro AUROC under the same masks; Rand. and Hard remove exactly the same budget "
-    "(equal severity), and Hard places it where it moves F most, so F AUROC should be lower under Hard. "
+    "(equal severity), and Hard places it where it moves F most, so F AUROC is usually lower under Hard "
+    "(not always: Hard maximises how much F changes, not F's error). "
     "Intervals are record-level 95 % bootstrap intervals from the same resamples (paired for CMRS robust).")
 
 
