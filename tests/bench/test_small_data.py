@@ -1,4 +1,4 @@
-"""Small datasets: sizes filled within their bin, k lowered to the class counts, skips with reasons,
+"""Small datasets: sizes filled within their bin, k lowered to the class's patients, skips with reasons,
 folds a class cannot fill recorded instead of crashing; task aliases; the MLP's early-stopping guard."""
 
 from __future__ import annotations
@@ -60,6 +60,28 @@ def test_plan_cells_lower_k_and_record_n(tmp_path):
     jobs, _ = plan(wd, ["m"], ["tiny"], ["CD"], {"XS": 250}, ["logistic_regression"], ["max"], k=15, small_data=True)
     assert len(jobs) == 9 and {j.k for j in jobs} == {9} and {j.n for j in jobs} == {20}
     assert json.loads((wd / "labels" / "tiny" / "CD.json").read_text())["n_pos"] == 9
+
+
+def test_k_follows_patients_and_cells_report_grouping(tmp_path, capsys):
+    # 20 positives from 5 patients (4 records each), 20 negatives from 20 patients: a patient-grouped
+    # 15-fold CV cannot put a positive in every test fold, so k drops to 5 with a printed note
+    # (old behaviour: k = 15 from the record counts, and no patient counts anywhere)
+    wd = _work(tmp_path, {"pts": (20, 20)})
+    y = np.r_[np.ones(20), np.zeros(20)]
+    groups = [f"p{j // 4}" for j in range(20)] + [f"n{j}" for j in range(20)]
+    save_labels(wd, "pts", "CD", y, [f"pts/{j}" for j in range(40)], groups)
+    cells, _ = plan_cells(wd, ["pts"], ["CD"], {"XS": 250}, k=15, small_data=True)
+    row = cells.iloc[0]
+    assert (row.n, row.k, row.n_patients, row.n_grouped, row.grouped) == (40, 5, 25, 20, True)
+    assert "k = 5 (a class has 5 patients, fewer than 15)" in row.note
+    assert "note: pts / CD / XS: k = 5" in capsys.readouterr().err
+    # without patient groups every record is its own group: k = 15, nothing grouped
+    flat, _ = plan_cells(wd, ["pts"], ["CD"], {"XS": 250}, k=15, small_data=True, group_by_patient=False)
+    assert (flat.iloc[0].k, flat.iloc[0].n_patients, flat.iloc[0].n_grouped, flat.iloc[0].grouped) == (15, 40, 0, False)
+    res = run_grid(wd, ["m"], ["pts"], tasks=["CD"], sizes={"XS": 250}, classifiers=["logistic_regression"],
+                   poolings=["max"], k=15, grids={"logistic_regression": {"C": [1.0]}}, progress=False,
+                   small_data=True)
+    assert len(res.folds) == 5 and res.folds.grouped.all() and res.folds.f1.notna().all()
 
 
 def test_tiny_cells_run_and_unfit_folds_are_recorded(tmp_path):

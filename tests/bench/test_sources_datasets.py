@@ -117,3 +117,13 @@ def test_holdout_view_leaves_out_the_train_split():
     georgia = holdout_view(split_by_source(store)["cinc:Georgia"])  # a view of a view reads the right rows
     assert georgia.name == "cinc:Georgia:val+test" and georgia.labels()[0].ravel().tolist() == [2, 5]
     assert georgia.batch([1]).signal[0, 0, 0] == 5
+
+
+def test_shipped_model_names_are_checkpoints():
+    from ecgfoundry.pretrained import list_pretrained, pretrained_folder
+
+    if "ptbxl-scar" not in list_pretrained():
+        pytest.skip("no shipped ptbxl-scar in this install")
+    specs = parse_model_specs(["ptbxl-scar", "c=ptbxl-clip"])
+    assert [(s.label, s.kind) for s in specs] == [("ptbxl-scar", "checkpoint"), ("c", "checkpoint")]
+    assert specs[0].target == str(pretrained_folder("ptbxl-scar"))

@@ -51,7 +51,7 @@ def test_bench_end_to_end_and_resume(tmp_path, capsys, tiny_run, tiny_clip, two_
             "--split-sources", "--tasks", "CD,AF", "--out", str(out), *FAST]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "| dataset | size | n | k | task | pooling | scar | clip |" in printed
+    assert "| dataset | size | n | n_patients | n_grouped | k | task | pooling | scar | clip |" in printed
     for f in ("tables.md", "tables/f1.csv", "tables/headline.csv", "tables/best_classifiers.csv",
               "tables/separability.csv", "tables/shared_features.csv", "tables/cells.csv", "tables/skipped.csv",
               "figures/shared_features.png", "folds.csv", "summary.json"):

@@ -408,7 +408,12 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
            f"(k = {opts.k}, lowered to a cell's smaller class count on small data; `k` column), with the "
            f"IQR in brackets; hyper-parameters tuned by an inner {opts.inner_k}-fold grid search "
            f"(grid preset `{opts.grid}`) on the training folds only. `n` = records in the cell's subset, "
-           f"`n_pos` = positives. Seed {opts.seed}.", ""]
+           f"`n_pos` = positives. "
+           + (f"Folds keep each patient's records together: `n_patients` = patients (CV groups) in the cell, "
+              f"`n_grouped` = records that share their patient with another record of the cell; k is lowered "
+              f"(with a note) when a class has fewer than k patients. " if opts.group_by_patient else
+              "Folds ignore patient ids (`--no-patient-groups`). ")
+           + f"Seed {opts.seed}.", ""]
     if rates:
         md += ["## Data each model saw", "",
                "Every model gets the datasets harmonised at its own rate and length (its native input for an "

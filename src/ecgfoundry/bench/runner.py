@@ -21,10 +21,12 @@ grid gives new keys instead of reusing stale results.
 
 Small datasets (``small_data=True``, what ``ecgfoundry bench`` uses): a size the dataset cannot
 fill but whose bin it lies in takes all of its records (:func:`ecgfoundry.bench.scarcity.fit_size`),
-and the number of outer folds is lowered to the smaller class count of the subset when that is
-below ``k`` (at least :data:`MIN_PER_CLASS` records of each class are needed: two folds, and two
-records of each class left for the inner search). The actual ``n``, class counts and ``k`` of
-every cell are in ``cells.csv``, in every job (``n``, ``k``) and in the summary tables. A fold
+and the number of outer folds is lowered, with a printed note, to the number of patients (CV
+groups; records without patient ids) of the subset's smaller class when that is below ``k`` (at
+least :data:`MIN_PER_CLASS` records and two patients of each class are needed: two folds, and
+two records of each class left for the inner search). The actual ``n``, class counts, ``k``,
+patients and records grouped by patient of every cell are in ``cells.csv`` (:data:`CELL_COLUMNS`),
+in every job (``n``, ``k``) and in the summary tables. A fold
 whose training part still has too few records of a class (possible with patient groups) is
 recorded with ``f1`` NaN and its reason in ``error``, and left out of the medians. Fits that
 stopped at their iteration limit (scikit-learn's ``ConvergenceWarning``) are counted in a job's
@@ -43,6 +45,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -331,12 +334,40 @@ def data_digest(workdir: str | Path, model: str, dataset: str, pooling: str, tas
 MIN_PER_CLASS = 3
 """Fewest records of a class a cell needs with ``small_data=True`` (2 outer folds, 2 left to train on)."""
 
-CELL_COLUMNS = ["dataset", "task", "size", "n_nominal", "n", "n_pos", "n_neg", "k", "note"]
+CELL_COLUMNS = ["dataset", "task", "size", "n_nominal", "n", "n_pos", "n_neg", "k", "grouped", "n_patients",
+                "n_grouped", "note"]
+"""A cell's columns. ``grouped``: the folds keep each patient's records together (patient ids known
+and ``group_by_patient``); ``n_patients``: distinct patients (CV groups) among the cell's ``n``
+records; ``n_grouped``: records that share their patient with another record of the cell (the ones
+whose fold grouping matters; 0 when every patient has one record)."""
+
+
+def group_counts(groups: np.ndarray | None, y: np.ndarray) -> dict[str, int]:
+    """Patients (groups) and records in multi-record groups of a cell, and the groups per class.
+
+    Parameters
+    ----------
+    groups : ndarray (n,) of group ids, or None (every record its own group)
+    y : ndarray (n,) binary targets
+
+    Examples
+    --------
+    >>> group_counts(np.array([0, 0, 1, 2, 2, 2]), np.array([1, 0, 1, 0, 0, 0]))
+    {'n_patients': 3, 'n_grouped': 5, 'groups_pos': 2, 'groups_neg': 2}
+    """
+    y = np.asarray(y).astype(int)
+    if groups is None:
+        return {"n_patients": int(len(y)), "n_grouped": 0, "groups_pos": int(y.sum()),
+                "groups_neg": int(len(y) - y.sum())}
+    g = np.asarray(groups)
+    _, inverse, counts = np.unique(g, return_inverse=True, return_counts=True)
+    return {"n_patients": int(len(counts)), "n_grouped": int((counts[inverse] > 1).sum()),
+            "groups_pos": int(len(np.unique(g[y == 1]))), "groups_neg": int(len(np.unique(g[y == 0])))}
 
 
 def plan_cells(workdir: str | Path, datasets: Sequence[str], tasks: Sequence[str] = DEFAULT_TASKS,
                sizes: Mapping[str, int] | None = None, k: int = 15, inner_k: int = 3, seed: int = 0,
-               small_data: bool = False):
+               small_data: bool = False, group_by_patient: bool = True):
     """The (dataset, task, size) cells the labels in ``workdir`` allow, with their ``n`` and ``k``.
 
     Parameters
@@ -344,8 +375,12 @@ def plan_cells(workdir: str | Path, datasets: Sequence[str], tasks: Sequence[str
     small_data : bool
         False: a cell needs ``n`` records and at least ``max(k, inner_k + 1)`` of each class in its
         subset, else it is skipped. True: a size the dataset cannot fill takes all records when the
-        dataset lies in the size's bin, and ``k`` drops to the subset's smaller class count (at least
-        :data:`MIN_PER_CLASS`) -- see the module docstring.
+        dataset lies in the size's bin, and ``k`` drops to the number of patients (CV groups; records
+        when there are no patient ids) of the subset's smaller class when that is below ``k`` (at
+        least :data:`MIN_PER_CLASS`) -- see the module docstring. Every lowered ``k`` is in the
+        cell's ``note`` and printed to stderr.
+    group_by_patient : bool
+        Count patients from the work folder's groups (as the jobs will use them).
 
     Returns
     -------
@@ -366,6 +401,8 @@ def plan_cells(workdir: str | Path, datasets: Sequence[str], tasks: Sequence[str
                             "reason": f"no labels for task {task} on {dataset}"})
             continue
         y = np.load(p)
+        gp = p.parent / "groups.npy"
+        groups = np.load(gp) if group_by_patient and gp.exists() else None
         for size, n in sizes.items():
             n_eff, note = fit_size(size, n, len(y), fill_bins=small_data)
             if n_eff is None:
@@ -376,12 +413,21 @@ def plan_cells(workdir: str | Path, datasets: Sequence[str], tasks: Sequence[str
             if isinstance(sub, Skip):
                 skipped.append({"dataset": dataset, "task": task, "size": size, "reason": sub.reason})
                 continue
-            k_eff = min(k, sub.n_pos, sub.n_neg) if small_data else k
+            gc = group_counts(None if groups is None else groups[sub.indices], y[sub.indices])
+            unit = "patients" if groups is not None else "records"
+            short = min(gc["groups_pos"], gc["groups_neg"])
+            if small_data and short < 2:
+                skipped.append({"dataset": dataset, "task": task, "size": size,
+                                "reason": f"a class has {short} {unit}: no grouped 2-fold CV"})
+                continue
+            k_eff = min(k, short) if small_data else k
             if k_eff < k:
-                note = "; ".join(x for x in (note, f"k = {k_eff} (a class has {min(sub.n_pos, sub.n_neg)} "
-                                                   f"records, fewer than {k})") if x)
+                lowered = f"k = {k_eff} (a class has {short} {unit}, fewer than {k})"
+                note = "; ".join(x for x in (note, lowered) if x)
+                print(f"note: {dataset} / {task} / {size}: {lowered}", file=sys.stderr)
             cells.append({"dataset": dataset, "task": task, "size": size, "n_nominal": n, "n": sub.n,
-                          "n_pos": sub.n_pos, "n_neg": sub.n_neg, "k": k_eff, "note": note})
+                          "n_pos": sub.n_pos, "n_neg": sub.n_neg, "k": k_eff, "grouped": groups is not None,
+                          "n_patients": gc["n_patients"], "n_grouped": gc["n_grouped"], "note": note})
     return (pd.DataFrame(cells, columns=CELL_COLUMNS),
             pd.DataFrame(skipped, columns=["dataset", "task", "size", "reason"]))
 
@@ -407,7 +453,7 @@ def plan(workdir: str | Path, models: Sequence[str], datasets: Sequence[str], ta
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     grid_of = {c: resolve_grid(c, grids) for c in classifiers}
-    cells, skipped = plan_cells(workdir, datasets, tasks, sizes, k, inner_k, seed, small_data)
+    cells, skipped = plan_cells(workdir, datasets, tasks, sizes, k, inner_k, seed, small_data, group_by_patient)
     jobs = []
     for cell in cells.itertuples(index=False):
         for model, pooling, clf in product(models, poolings, classifiers):

@@ -1,7 +1,9 @@
 """The benchmark's tables (Filice et al., arXiv 2601.21830) as DataFrames, CSV and Markdown.
 
 * :func:`f1_table`: median F1 and IQR over the outer folds for every dataset x size x task x
-  pooling x model, one column per classifier, with the cell's actual ``n``, positives and ``k``.
+  pooling x model, one column per classifier, with the cell's actual ``n``, patients
+  (``n_patients``, the CV groups), records grouped with another of their patient's
+  (``n_grouped``), positives and ``k``.
 * :func:`headline_table`: the same cells with each model's best classifier on that dataset (the
   paper's "best classifier per model and dataset"), models side by side.
 * :func:`best_table`: the best classifier per model and dataset.
@@ -53,10 +55,21 @@ def _cell(median: float, iqr: float) -> str:
     return "–" if pd.isna(median) else f"{median:.3f} ({iqr:.3f})"
 
 
+GROUP_COLUMNS = ("n_patients", "n_grouped")
+
+
 def add_cells(summary: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """``summary`` with each cell's ``n``, ``n_pos``, ``n_neg``, ``k`` (from ``cells.csv``)."""
-    cols = ["dataset", "task", "size", "n", "n_pos", "n_neg", "k"]
+    """``summary`` with each cell's ``n``, ``n_pos``, ``n_neg``, ``k`` and, where known, ``n_patients``
+    (CV groups) and ``n_grouped`` (records sharing their patient with another record of the cell)."""
+    cols = ["dataset", "task", "size", "n", "n_pos", "n_neg", "k", *[c for c in GROUP_COLUMNS if c in cells.columns]]
     return summary.merge(cells[cols], on=["dataset", "task", "size"], how="left")
+
+
+def _with_groups(index: list[str], s: pd.DataFrame) -> list[str]:
+    """``index`` with the patient columns after ``n`` when the cells have them."""
+    extra = [c for c in GROUP_COLUMNS if c in s.columns]
+    at = index.index("n") + 1
+    return index[:at] + extra + index[at:]
 
 
 def f1_table(summary: pd.DataFrame, cells: pd.DataFrame, classifiers: Sequence[str],
@@ -64,7 +77,7 @@ def f1_table(summary: pd.DataFrame, cells: pd.DataFrame, classifiers: Sequence[s
     """Wide table: one row per dataset x size x task x pooling x model, "median (IQR)" per classifier."""
     s = add_cells(summary, cells)
     s["value"] = [_cell(m, i) for m, i in zip(s["f1_median"], s["f1_iqr"])]
-    index = ["dataset", "size", "n", "n_pos", "k", "task", "pooling", "model"]
+    index = _with_groups(["dataset", "size", "n", "n_pos", "k", "task", "pooling", "model"], s)
     return _wide(s, index, "classifier", classifiers, datasets)
 
 
@@ -74,7 +87,7 @@ def headline_table(summary: pd.DataFrame, best: pd.DataFrame, cells: pd.DataFram
     "median (IQR)" on that dataset, and the classifier's name."""
     s = add_cells(summary, cells).merge(best[["model", "dataset", "classifier"]], on=["model", "dataset", "classifier"])
     s["value"] = [f"{_cell(m, i)} {c}" for m, i, c in zip(s["f1_median"], s["f1_iqr"], s["classifier"])]
-    index = ["dataset", "size", "n", "k", "task", "pooling"]
+    index = _with_groups(["dataset", "size", "n", "k", "task", "pooling"], s)
     return _wide(s, index, "model", models, datasets)
 
 
