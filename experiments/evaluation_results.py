@@ -65,7 +65,7 @@ def main() -> int:
     p.add_argument("--datasets", default="synthetic,ptbxl")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eps", default="0.005,0.01,0.02,0.05", help="attack budgets in mV")
-    p.add_argument("--pgd-steps", type=int, default=5)
+    p.add_argument("--pgd-steps", type=int, default=10)  # evaluate refuses fewer
     p.add_argument("--attack-records", type=int, default=500, help="test records attacked by FGSM / PGD")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--out", type=Path, default=REPO / "results" / "evaluation")

@@ -34,7 +34,7 @@ def test_ecg_only_probe_stress_adversarial(tmp_path, capsys, eval_store, simclr_
     out = tmp_path / "e"
     argv = ["evaluate", "--model", str(simclr_run), "--data", str(eval_store.path), "--label-set", "synthetic",
             "--reference", str(tiny_reference.path), "--protocol", "probe,stress,adversarial",
-            "--missingness", "lead", "--mode", "rand", "--eps", "0.05", "--pgd-steps", "1", "--n-boot", "0",
+            "--missingness", "lead", "--mode", "rand", "--eps", "0.05", "--pgd-steps", "10", "--n-boot", "0",
             "--out", str(out), "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
     m = json.loads((out / "metrics.json").read_text())

@@ -33,7 +33,7 @@ def _one_thread():
 def _argv(store, out, *extra):
     return ["study", "contrastive-robustness", "--data", str(store.path), "--out", str(out), "--encoder",
             "transformer-tiny", "--steps", "4", "--batch-size", "16", "--seeds", "0,1", "--text-kind", "hashing",
-            "--eps", "0.05,0.3", "--pgd-steps", "2", "--attack-n", "12", "--no-progress", *extra]
+            "--eps", "0.05,0.3", "--pgd-steps", "10", "--attack-n", "12", "--no-progress", *extra]
 
 
 def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
@@ -44,8 +44,11 @@ def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
     runs = pd.read_csv(out / "runs.csv")
     assert list(runs.columns) == ["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"]
     assert set(runs["objective"]) == set(OBJECTIVES) and set(runs["seed"]) == {0, 1}
-    assert set(runs["attack"]) == {"clean", "none", "fgsm", "pgd"} and set(runs["eps"]) == {0.0, 0.05, 0.3}
-    assert len(runs) == 7 * 2 * (2 + 2 * 2)
+    assert set(runs["attack"]) == {"clean", "none", "fgsm", "pgd", "worst"} and set(runs["eps"]) == {0.0, 0.05, 0.3}
+    assert len(runs) == 7 * 2 * (2 + 3 * 2)
+    # worst: per run and eps, the lower AUROC of FGSM and PGD
+    at = runs[runs["eps"] > 0].pivot_table(index=["objective", "seed", "eps"], columns="attack", values="auroc")
+    assert (at["worst"] == at[["fgsm", "pgd"]].min(axis=1)).all()
     assert runs[["auroc", "accuracy"]].notna().all().all()
     assert (runs.loc[runs["attack"] == "clean", "n"] == 16).all() and (runs.loc[runs["attack"] == "pgd", "n"] == 12).all()
     clean = runs[runs["attack"] == "clean"].groupby("objective")["auroc"].mean()
@@ -66,7 +69,7 @@ def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
     report = (out / "report.md").read_text()
     assert report.splitlines()[0] == "# Contrastive-loss robustness study"
     assert "ecgfoundry study contrastive-robustness --data" in report and "--seeds 0,1" in report
-    assert "| clef |" in report and "gap / sd" in report
+    assert "| clef |" in report and "gap / sd" in report and "WORST 0.3 mV" in report
     result = json.loads((out / "runs" / "moco-seed1" / "robustness.json").read_text())
     assert result["objective"] == "moco" and result["seed"] == 1 and result["steps"] == 4
     assert json.loads((out / "runs" / "untrained-seed1" / "robustness.json").read_text())["steps"] == 0
@@ -104,12 +107,19 @@ def test_study_interrupted_run_resumes_from_checkpoint(tmp_path, study_store, ca
     assert main(argv) == 0
     assert json.loads((run / "robustness.json").read_text())["steps"] == 4
     assert "skipped" not in capsys.readouterr().out
+    # a result attacked by the old PGD (no attack_version) is not mixed with new ones
+    saved = json.loads((run / "robustness.json").read_text())
+    saved.pop("attack_version")
+    (run / "robustness.json").write_text(json.dumps(saved))
+    assert main(argv) == 2
+    assert "older FGSM / PGD" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flags, message", [
     (["--objectives", "simclr,swav"], "unknown objective"),
     (["--attacks", "cw"], "unknown attack"),
     (["--encoder", "no-such"], "unknown encoder"),
+    (["--pgd-steps", "3"], "--pgd-steps must be >= 10"),
 ])
 def test_study_errors_are_one_line(tmp_path, capsys, study_store, flags, message):
     assert main(_argv(study_store, tmp_path / "x", *flags)) == 2

@@ -112,3 +112,119 @@ def test_cross_entropy_and_torch_inputs():
                                fgsm(model, sig, obs, labels, 0.05, loss="ce"))
     with pytest.raises(ValueError, match="norm"):
         fgsm(model, sig, obs, labels, 0.05, norm="l1")
+
+
+# ----------------------------------------------------------------------------- PGD at full strength
+
+def test_linear_model_closed_form_pgd_reaches_the_fgsm_corner():
+    """One logit z = w . x: the BCE of label y grows as z moves away from y, so the highest loss in the
+    L-inf ball is x + eps sign(w) (y = 0) or x - eps sign(w) (y = 1), FGSM's point. PGD with steps far
+    too short to reach that corner still returns it: the FGSM point is one of its candidates."""
+    sig, obs, _ = _data(n=8, t=20, k=1, seed=5)
+    y = np.array([[0.0], [1.0]] * 4, dtype=np.float32)
+    model = TinyLinear(20, 1, seed=5)
+    eps = 0.05
+    w = model.w.detach().numpy().reshape(12, 20)
+    corner = (sig + eps * np.sign(w)[None] * (1 - 2 * y)[:, :, None]) * obs
+    np.testing.assert_allclose(fgsm(model, sig, obs, y, eps), corner, atol=1e-6)
+    for random_start in (True, False):
+        adv = pgd(model, sig, obs, y, eps, steps=3, step_size=0.1 * eps, random_start=random_start, seed=1)
+        np.testing.assert_allclose(adv, corner, atol=1e-6)
+
+
+class TinyConv(nn.Module):
+    """A small non-linear ECG classifier: two convolutions with ReLU and max-pooling, mean over time."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.c1 = nn.Conv1d(12, 16, 9, padding=4)
+        self.c2 = nn.Conv1d(16, 16, 9, padding=4)
+        self.fc = nn.Linear(16, k)
+
+    def forward(self, signal, observed):
+        h = torch.relu(self.c1(signal * observed))
+        h = torch.relu(self.c2(nn.functional.max_pool1d(h, 2)))
+        return self.fc(h.mean(-1))
+
+
+def _sine_data(n: int, seed: int, t: int = 250, k: int = 4):
+    """Class c adds a 0.2 mV sine of 3 + 2c Hz (100 Hz sampling) to leads c and c + 5 on N(0, 0.1) noise."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, k)) < 0.3).astype(np.float32)
+    sig = rng.normal(0, 0.1, size=(n, 12, t)).astype(np.float32)
+    tt = np.arange(t) / 100.0
+    for c in range(k):
+        sig[:, [c, c + 5]] += (0.2 * y[:, c])[:, None, None] * np.sin(2 * np.pi * (3 + 2 * c) * tt)
+    return sig.astype(np.float32), np.ones(sig.shape, dtype=bool), y
+
+
+@pytest.fixture(scope="module")
+def trained_conv():
+    """TinyConv trained for 25 full-batch Adam steps on 96 records (a few seconds): clean test AUROC ~0.84."""
+    torch.manual_seed(0)
+    model = TinyConv(4)
+    sig, obs, y = (torch.as_tensor(a) for a in _sine_data(96, 0))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-2)
+    for _ in range(25):
+        loss = nn.functional.binary_cross_entropy_with_logits(model(sig, obs), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def _per_record_loss(model, sig, obs, y):
+    with torch.no_grad():
+        logits = model(torch.as_tensor(sig), torch.as_tensor(obs))
+        return nn.functional.binary_cross_entropy_with_logits(logits, torch.as_tensor(y), reduction="none").sum(1).numpy()
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.01), ("linf", 0.05), ("l2", 0.5)])
+def test_pgd_loss_never_below_fgsm_record_by_record(trained_conv, norm, eps):
+    """On a trained non-linear model every record's attack loss under PGD is at least FGSM's, and PGD
+    finds more on average; the perturbation stays in the ball."""
+    sig, obs, y = _sine_data(64, 1)
+    l_fgsm = _per_record_loss(trained_conv, fgsm(trained_conv, sig, obs, y, eps, norm=norm), obs, y)
+    adv = pgd(trained_conv, sig, obs, y, eps, norm=norm, seed=0)
+    l_pgd = _per_record_loss(trained_conv, adv, obs, y)
+    assert np.all(l_pgd >= l_fgsm - 1e-5) and l_pgd.mean() > l_fgsm.mean()
+    d = (adv - sig).reshape(len(sig), -1)
+    bound = np.abs(d).max() if norm == "linf" else np.linalg.norm(d, axis=1).max()
+    assert bound <= eps * (1 + 1e-5)
+
+
+def test_worst_row_is_the_lowest_over_attacks_on_a_trained_model(trained_conv):
+    """The curve ends with one ``worst`` row per eps: the lowest AUROC over FGSM and PGD, with the attack
+    named, and the accuracy of the worst attack record by record. Per-record PGD >= FGSM in loss does not make PGD's AUROC the lower one at
+    every eps (on this model PGD's AUROC is the higher at 0.01 and 0.02 mV although no record's
+    loss is lower), which is why the worst row exists."""
+    from ecgfoundry.eval.attack_tables import adversarial_curve
+
+    sig, obs, y = _sine_data(96, 1)
+    grid = (0.005, 0.01, 0.02, 0.05)
+    rows = adversarial_curve(trained_conv, sig, obs, y, None, ("fgsm", "pgd"), grid, progress=False)
+    assert [r["attack"] for r in rows] == ["none"] + ["fgsm"] * 4 + ["pgd"] * 4 + ["worst"] * 4
+    by = {(r["attack"], r["eps"]): r for r in rows}
+    assert by[("none", 0.0)]["auroc"] > 0.8
+    for eps in grid:
+        low = min(by[("fgsm", eps)]["auroc"], by[("pgd", eps)]["auroc"])
+        assert by[("worst", eps)]["auroc"] == low <= by[("none", 0.0)]["auroc"]
+        assert by[(by[("worst", eps)]["auroc_attack"], eps)]["auroc"] == low
+        # accuracy record by record: a hit only if the top class is a label under both attacks
+        with torch.no_grad():
+            hits = [y[np.arange(len(y)), trained_conv(torch.as_tensor(a), torch.as_tensor(obs)).numpy().argmax(1)]
+                    for a in (fgsm(trained_conv, sig, obs, y, eps, batch_size=128),
+                              pgd(trained_conv, sig, obs, y, eps, batch_size=128))]
+        has = y.any(axis=1)
+        assert by[("worst", eps)]["accuracy"] == pytest.approx(((hits[0] > 0) & (hits[1] > 0))[has].mean())
+        assert by[("worst", eps)]["accuracy"] <= min(by[("fgsm", eps)]["accuracy"], by[("pgd", eps)]["accuracy"])
+        assert by[("worst", eps)]["accuracy_attack"] == "per record"
+    assert by[("worst", 0.05)]["auroc"] < by[("none", 0.0)]["auroc"] - 0.2  # the budgets matter
+
+
+def test_pgd_steps_below_the_minimum_are_refused():
+    from ecgfoundry.eval.attack_tables import adversarial_curve
+
+    sig, obs, y = _data()
+    with pytest.raises(ValueError, match="at least 10 steps"):
+        adversarial_curve(TinyLinear(20, 3), sig, obs, y, None, ("pgd",), (0.01,), steps=3, progress=False)

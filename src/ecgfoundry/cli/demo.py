@@ -112,7 +112,7 @@ def run(out: Path, n: int, steps: int, seed: int, quick: bool = False, bench: bo
         args = ["evaluate", "--model", str(out / "pretrain" / preset), "--data", str(data), "--label-set", "synthetic",
                 "--reference", str(ref), "--protocol", "all", "--missingness", "lead,temporal,joint",
                 "--mode", "rand,hard", "--n-candidates", "4", "--seed", str(seed), "--n-boot", "200",
-                "--eps", "0.01,0.03,0.1", "--pgd-steps", "3", "--out", str(out / "eval" / preset), "--overwrite",
+                "--eps", "0.01,0.03,0.1", "--pgd-steps", "10", "--out", str(out / "eval" / preset), "--overwrite",
                 *common]
         if preset != "scar":
             args += ["--attack-masker", str(out / "pretrain" / "scar")]

@@ -3,6 +3,13 @@
 FGSM: Goodfellow, Shlens & Szegedy (2015), "Explaining and harnessing adversarial examples".
 PGD: Madry et al. (2018), "Towards deep learning models resistant to adversarial attacks".
 
+PGD here is never weaker than FGSM, record by record: it starts from a uniformly random point of
+the ``eps``-ball, takes ``steps`` (default 10, the least :data:`MIN_PGD_STEPS` the evaluation
+accepts) signed-gradient steps of ``2.5 * eps / steps`` with projection, and returns, per record,
+the point with the highest attack loss among the FGSM point, the random start and every iterate.
+A 3-step PGD without that rule scored a higher AUROC than FGSM in all 42 cells of the
+contrastive-robustness study: its iterates had not reached the corners of the ball that FGSM jumps to.
+
 The attacked model is any torch callable ``model(signal, observed) -> logits (N, K)``: a probe head
 on a frozen encoder, a zero-shot head (cosines x temperature), a supervised classifier. The loss
 is multi-label BCE on the true labels (``loss="bce"``, targets multi-hot ``(N, K)``) or
@@ -35,6 +42,9 @@ import torch
 import torch.nn.functional as nnf
 
 NORMS = ("linf", "l2")
+MIN_PGD_STEPS = 10
+"""The fewest PGD steps ``ecgfoundry evaluate`` and the robustness study accept (Madry et al. use
+more; fewer steps leave a random start short of the ball's corners)."""
 LOSSES = ("bce", "ce")
 EPS_UNITS = ("mV", "std")
 
@@ -90,31 +100,77 @@ def _project(delta: torch.Tensor, eps: torch.Tensor, norm: str) -> torch.Tensor:
     return delta * torch.clamp(eps / _l2(delta), max=1.0)
 
 
-def _attack_batch(model, x, obs, y, eps, norm, loss, steps, alpha, random_start, gen):
+def _loss_and_grad(model, x, delta, obs, y, loss):
+    """Per-record attack loss ``(B,)`` at ``x + delta`` and its gradient with respect to ``delta``."""
+    with torch.enable_grad():  # also when called under torch.no_grad()
+        delta = delta.detach().requires_grad_(True)
+        per = _per_record(model(x + delta, obs), y, loss)
+        grad, = torch.autograd.grad(per.sum(), delta)
+    return per.detach(), grad
+
+
+def _per_record(logits: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """:func:`attack_loss` of each record, ``(B,)``; their sum is the batch's attack loss."""
+    if loss == "bce":
+        t = targets.to(logits.dtype).reshape(logits.shape)
+        return nnf.binary_cross_entropy_with_logits(logits, t, reduction="none").flatten(1).sum(dim=1)
+    if targets.ndim == 2:
+        targets = targets.argmax(dim=1)
+    return nnf.cross_entropy(logits, targets.long(), reduction="none")
+
+
+def _keep(best_delta, best_loss, delta, loss):
+    """Per record, ``delta`` where its loss is strictly higher than the best so far."""
+    better = loss > best_loss
+    return torch.where(better[:, None, None], delta, best_delta), torch.where(better, loss, best_loss)
+
+
+def _fgsm_delta(model, x, obs, obs_f, y, eps, norm, loss):
+    """One step of size ``eps`` from the clean signal along the (signed / normalised) gradient."""
+    _, grad = _loss_and_grad(model, x, torch.zeros_like(x), obs, y, loss)
+    with torch.no_grad():
+        return _project(eps * _step(grad * obs_f, norm) * obs_f, eps, norm) * obs_f
+
+
+def _random_start(x, obs_f, eps, norm, gen):
+    if norm == "linf":
+        delta = (torch.rand(x.shape, generator=gen, dtype=x.dtype).to(x.device) * 2 - 1) * eps
+    else:  # uniform direction, radius uniform in [0, eps]
+        g = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device) * obs_f
+        r = torch.rand(len(x), 1, 1, generator=gen, dtype=x.dtype).to(x.device)
+        delta = g / _l2(g) * eps * r
+    return delta * obs_f
+
+
+def _attack_batch(model, x, obs, y, eps, norm, loss, steps, alpha, random_start, gen, keep_best):
     obs_f = obs.to(x.dtype)
     x = x * obs_f
-    delta = torch.zeros_like(x)
-    if random_start:
-        if norm == "linf":
-            delta = (torch.rand(x.shape, generator=gen, dtype=x.dtype).to(x.device) * 2 - 1) * eps
-        else:  # uniform direction, radius uniform in [0, eps]
-            g = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(x.device) * obs_f
-            r = torch.rand(len(x), 1, 1, generator=gen, dtype=x.dtype).to(x.device)
-            delta = g / _l2(g) * eps * r
-        delta = delta * obs_f
+    best = _fgsm_delta(model, x, obs, obs_f, y, eps, norm, loss)
+    if not keep_best:  # FGSM
+        return (x + best) * obs_f
+    # PGD: candidates are the FGSM point, the start and every iterate; per record the one with the
+    # highest attack loss is returned (ties keep the earlier), so PGD is never weaker than FGSM
+    with torch.no_grad():
+        best_loss = _per_record(model(x + best, obs), y, loss)
+    delta = _random_start(x, obs_f, eps, norm, gen) if random_start else torch.zeros_like(x)
     for _ in range(steps):
-        delta = delta.detach().requires_grad_(True)
-        logits = model(x + delta, obs)
-        grad, = torch.autograd.grad(attack_loss(logits, y, loss), delta)
+        per, grad = _loss_and_grad(model, x, delta, obs, y, loss)
+        best, best_loss = _keep(best, best_loss, delta, per)
         with torch.no_grad():
             delta = _project(delta + alpha * _step(grad * obs_f, norm) * obs_f, eps, norm) * obs_f
-    return (x + delta.detach()) * obs_f
+    with torch.no_grad():
+        best, _ = _keep(best, best_loss, delta, _per_record(model(x + delta, obs), y, loss))
+    return (x + best) * obs_f
 
 
 def pgd(model, signal, observed, targets, eps: float, steps: int = 10, step_size: float | None = None,
         random_start: bool = True, seed: int = 0, norm: str = "linf", eps_unit: str = "mV",
         loss: str = "bce", batch_size: int = 256):
-    """Projected gradient descent (ascent on the loss) inside an ``eps``-ball.
+    """Projected gradient descent (ascent on the loss) inside an ``eps``-ball, never weaker than FGSM.
+
+    Per record, the returned point is the one with the highest attack loss among the FGSM point
+    (:func:`fgsm`), the start and every iterate (``steps + 2`` forward passes and ``steps + 1``
+    gradients per batch).
 
     Parameters
     ----------
@@ -129,7 +185,7 @@ def pgd(model, signal, observed, targets, eps: float, steps: int = 10, step_size
     step_size : float, optional
         In ``eps_unit``; default ``2.5 * eps / steps`` (Madry et al.).
     random_start : bool
-        Start from a uniform point of the ball (seeded by ``seed``).
+        Start from a uniform point of the ball (seeded by ``seed``); else from the clean signal.
     norm : {"linf", "l2"}
     eps_unit : {"mV", "std"}
     loss : {"bce", "ce"}
@@ -145,7 +201,7 @@ def pgd(model, signal, observed, targets, eps: float, steps: int = 10, step_size
         raise ValueError(f"steps must be >= 1, got {steps}")
     alpha_rel = 2.5 * eps / steps if step_size is None else float(step_size)
     return _run(model, signal, observed, targets, eps, norm, eps_unit, loss, steps, alpha_rel,
-                random_start, seed, batch_size)
+                random_start, seed, batch_size, keep_best=True)
 
 
 def fgsm(model, signal, observed, targets, eps: float, norm: str = "linf", eps_unit: str = "mV",
@@ -156,11 +212,12 @@ def fgsm(model, signal, observed, targets, eps: float, norm: str = "linf", eps_u
     method). Parameters as in :func:`pgd`.
     """
     _check(norm, loss, eps_unit, eps)
-    return _run(model, signal, observed, targets, eps, norm, eps_unit, loss, 1, eps, False, 0, batch_size)
+    return _run(model, signal, observed, targets, eps, norm, eps_unit, loss, 0, eps, False, 0, batch_size,
+                keep_best=False)
 
 
 def _run(model, signal, observed, targets, eps, norm, eps_unit, loss, steps, alpha_rel, random_start,
-         seed, batch_size):
+         seed, batch_size, keep_best):
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     is_numpy = not isinstance(signal, torch.Tensor)
@@ -184,7 +241,7 @@ def _run(model, signal, observed, targets, eps, norm, eps_unit, loss, steps, alp
             o = obs[a:a + batch_size].to(device)
             scale = record_scale(x, o, eps_unit)
             out.append(_attack_batch(model, x, o, y[a:a + batch_size].to(device), eps * scale, norm, loss,
-                                     steps, alpha_rel * scale, random_start, gen).cpu())
+                                     steps, alpha_rel * scale, random_start, gen, keep_best).cpu())
     finally:
         if was_training and hasattr(model, "train"):
             model.train()

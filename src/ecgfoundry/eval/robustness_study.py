@@ -15,7 +15,10 @@ Per run (:func:`probe_and_attack`):
    ``eps``) against the probe head *through the frozen encoder* (the gradient of the probe's BCE
    loss with respect to the input signal) on the attack set: the whole test split, or a seeded
    subsample of ``attack_n`` test records (the same records for every objective with that seed),
-   with the clean numbers on that same set as ``eps = 0``.
+   with the clean numbers on that same set as ``eps = 0``. PGD takes at least 10 steps of
+   ``2.5 eps / steps`` from a random start and keeps each record's highest-loss point, the FGSM
+   point included (:func:`ecgfoundry.eval.adversarial.pgd`); ``worst`` is, per eps, the lowest AUROC
+   (and accuracy) over the attacks (:func:`ecgfoundry.eval.attack_tables.worst_rows`).
 
 Top-1 accuracy (:func:`ecgfoundry.eval.metrics.top1_accuracy`) is the fraction of records whose
 highest-scoring class is one of their labels (multi-label tasks; records with no label are left out).
@@ -85,16 +88,18 @@ def probe_and_attack(model, store, label_set: str | None = None, seed: int = 0, 
 
     Returns
     -------
-    dict with ``label_set``, ``classes``, ``n_train`` / ``n_val`` / ``n_test`` / ``n_attack``,
+    dict with ``attack_version`` (:data:`~ecgfoundry.eval.attack_tables.ATTACK_VERSION`), ``label_set``,
+    ``classes``, ``n_train`` / ``n_val`` / ``n_test`` / ``n_attack``,
     ``probe`` (best epoch, validation AUROC), ``clean`` (macro AUROC and top-1 accuracy on the whole
     test split) and ``curve`` (rows ``attack``, ``eps``, ``auroc``, ``accuracy``, ``norm``,
-    ``eps_unit``; the first row is ``attack="none"``, ``eps=0`` on the attack set).
+    ``eps_unit``; the first row is ``attack="none"``, ``eps=0`` on the attack set; the ``"worst"``
+    rows close it).
     """
     import torch
 
     from ecgfoundry.eval.linear_probe import LinearProbe
     from ecgfoundry.eval.metrics import macro_auroc, top1_accuracy
-    from ecgfoundry.eval.attack_tables import adversarial_curve
+    from ecgfoundry.eval.attack_tables import ATTACK_VERSION, adversarial_curve
     from ecgfoundry.eval.heads import ProbeHead, encoder_features
 
     for a in attacks:
@@ -119,7 +124,8 @@ def probe_and_attack(model, store, label_set: str | None = None, seed: int = 0, 
         curve = adversarial_curve(head, test.signal[sub], test.observed[sub], test.labels[sub], classes, attacks, eps,
                                   norm=norm, eps_unit=eps_unit, steps=pgd_steps, seed=seed, batch_size=batch_size,
                                   progress=progress)
-    return {"label_set": label_set, "classes": list(classes), "n_train": int(len(idx["train"])),
+    return {"attack_version": ATTACK_VERSION, "label_set": label_set, "classes": list(classes),
+            "n_train": int(len(idx["train"])),
             "n_val": int(len(idx["val"])), "n_test": int(len(idx["test"])), "n_attack": int(len(sub)),
             "probe": {"best_epoch": int(probe.best_epoch_), "val_auroc": float(probe.best_score_)},
             "clean": clean, "curve": curve}
@@ -172,7 +178,7 @@ def summarize(table: pd.DataFrame, order: Sequence[str] | None = None) -> pd.Dat
                 accuracy_sd=("accuracy", "std"), n_seeds=("seed", "nunique")).reset_index()
     objectives = list(order) if order else list(dict.fromkeys(table["objective"]))
     out["_o"] = out["objective"].map({o: i for i, o in enumerate(objectives)})
-    attack_rank = {"clean": 0, "none": 1, "fgsm": 2, "pgd": 3}
+    attack_rank = {"clean": 0, "none": 1, "fgsm": 2, "pgd": 3, "worst": 4}
     out["_a"] = out["attack"].map(lambda a: attack_rank.get(a, 9))
     return out.sort_values(["_o", "_a", "eps"]).drop(columns=["_o", "_a"]).reset_index(drop=True)
 
@@ -215,7 +221,7 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "", eps_unit
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    attacks = [a for a in ("fgsm", "pgd") if a in set(table["attack"])] or ["none"]
+    attacks = [a for a in ("fgsm", "pgd", "worst") if a in set(table["attack"])] or ["none"]
     objectives = list(dict.fromkeys(table["objective"]))
     fig, axes = plt.subplots(1, len(attacks), figsize=(5.2 * len(attacks), 4.0), squeeze=False, sharey=True)
     cmap = plt.get_cmap("tab10")
@@ -232,7 +238,7 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "", eps_unit
             ax.scatter(t["eps"], t["auroc"], color=color, s=8, alpha=0.35)
         ax.axhline(0.5, color="grey", lw=0.8, ls="--")
         ax.set_xlabel(f"epsilon (L-inf, {eps_unit})")
-        ax.set_title(attack.upper() if attack != "none" else "clean")
+        ax.set_title({"none": "clean", "worst": "worst over attacks"}.get(attack, attack.upper()))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("macro AUROC (linear probe)")
     axes[0][-1].legend(fontsize=8, loc="lower left")
@@ -302,7 +308,9 @@ def study_report(spec: StudySpec, command: str, store, label_set, results, summa
         "- probe: linear, frozen pooled encoder features, 100 % of the training split, epoch chosen on validation "
         "macro AUROC; accuracy is top-1 (highest-scoring class among the record's labels)",
         f"- attacks: {', '.join(a.upper() for a in spec.attacks)}, L-inf, eps in {spec.eps_unit}, PGD {spec.pgd_steps} "
-        "steps (step 2.5 eps / steps, random start); the probe's BCE is maximised through the frozen encoder",
+        "steps (step 2.5 eps / steps, random start, each record's highest-loss point kept, the FGSM point "
+        "included); the probe's BCE is maximised through the frozen encoder; WORST is, per eps, the lowest "
+        "value over the attacks (a higher loss on every record does not always give a lower AUROC)",
         f"- compute: {run_seconds / 60:.1f} min of wall time summed over the runs (pretraining, probe, "
         f"attacks; runs computed in parallel processes overlap), {elapsed / 60:.1f} min wall in the invocation "
         "that wrote this report",
