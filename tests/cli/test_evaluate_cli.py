@@ -11,7 +11,7 @@ def test_evaluate_end_to_end(tmp_path, capsys, eval_store, tiny_reference, tiny_
             "--reference", str(tiny_reference.path), "--missingness", "lead,temporal,joint", "--mode", "rand,hard",
             "--n-candidates", "2", "--seed", "0", "--n-boot", "20", "--no-progress"]
     assert main(argv + ["--out", str(out), "--linear-probe", "--adversarial", "fgsm,pgd", "--eps", "0.05",
-                        "--pgd-steps", "2"]) == 0
+                        "--pgd-steps", "10", "--probe-missingness", "lead"]) == 0
     printed = capsys.readouterr().out
     assert "| joint hard |" in printed and "metrics.json" in printed
     m = json.loads((out / "metrics.json").read_text())
@@ -35,7 +35,14 @@ def test_evaluate_end_to_end(tmp_path, capsys, eval_store, tiny_reference, tiny_
     header = (out / "zero_shot.csv").read_text().splitlines()[0].split(",")
     assert {"cmrs", "cmrs_low", "cmrs_high"} <= set(header) and "Per-class CMRS" in printed
     adv = {(r["head"], r["attack"]) for r in m["adversarial"]}
-    assert adv == {(h, a) for h in ("zero_shot", "linear_probe") for a in ("none", "fgsm", "pgd")}
+    assert adv == {(h, a) for h in ("zero_shot", "linear_probe") for a in ("none", "fgsm", "pgd", "worst")}
+    # the probe trained and tested under lead missingness: tested on the stress test's own masks
+    pm = {r["mode"]: r for r in m["linear_probe_missingness"]}
+    assert set(pm) == {"rand", "hard"} and all(r["kind"] == "lead" for r in pm.values())
+    for mode, r in pm.items():
+        assert r["severity"] == pytest.approx(m["zero_shot"]["missingness"]["lead"][mode]["severity"])
+        assert r["n_train"] == m["linear_probe"][-1]["n_train"] and 0 <= r["test_auroc"] <= 1
+    assert "trained and tested under missingness" in printed and (out / "linear_probe_missingness.csv").exists()
     # same seed, same masks and numbers
     assert main(argv + ["--out", str(tmp_path / "again")]) == 0
     again = json.loads((tmp_path / "again" / "metrics.json").read_text())
@@ -108,9 +115,14 @@ def test_evaluate_protocols_write_tables_and_figures(tmp_path, capsys, eval_stor
     assert m["zero_shot"]["missingness"] == {} and "adversarial" not in m
 
     out = tmp_path / "adv"
-    assert main(base + ["--protocol", "adversarial", "--eps", "0.02,0.1", "--pgd-steps", "2", "--out", str(out)]) == 0
+    assert main(base + ["--protocol", "adversarial", "--eps", "0.02,0.1", "--pgd-steps", "10", "--out", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    assert {r["attack"] for r in m["adversarial"]} == {"none", "fgsm", "pgd"}
+    assert {r["attack"] for r in m["adversarial"]} == {"none", "fgsm", "pgd", "worst"}
+    for eps in (0.02, 0.1):  # worst: per eps, the lowest AUROC over the attacks
+        at = {r["attack"]: r for r in m["adversarial"] if r["eps"] == eps}
+        assert at["worst"]["auroc"] == min(at["fgsm"]["auroc"], at["pgd"]["auroc"])
+        assert at["worst"]["auroc_attack"] in ("fgsm", "pgd")
+    assert "**worst**" in (out / "report.md").read_text()
     # the unattacked row: the zero-shot head's clean AUROC and top-1 accuracy, recomputed
     from ecgfoundry.checkpoint import load_model
     from ecgfoundry.eval.prompts import load_prompts, prompts_for

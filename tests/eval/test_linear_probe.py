@@ -74,3 +74,56 @@ def test_run_probe_sizes():
     small = table[table.fraction == 0.05]["test_auroc"].mean()
     assert full > 0.85 and full >= small - 0.02
     assert {"test_auroc_low", "test_auroc_high", "val_auroc", "best_epoch"} <= set(table.columns)
+
+
+def test_default_batch_size_is_the_benchmark_papers():
+    assert LinearProbe().batch_size == 128  # Filice et al., arXiv 2601.21830
+
+
+def _lead_rms(signal, observed):
+    """12 features: each lead's RMS over its observed samples (0 for a removed lead)."""
+    n = np.maximum(observed.sum(axis=2), 1)
+    return np.sqrt((signal ** 2 * observed).sum(axis=2) / n).astype(np.float32)
+
+
+def _lead_ii_data(n, seed, t=50):
+    """The label is carried by lead II only: its amplitude is 1 mV for positives, 0.3 mV otherwise."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, 1)) < 0.5).astype(np.float32)
+    sig = rng.normal(0, 0.5, size=(n, 12, t)).astype(np.float32)
+    sig[:, 1] = rng.normal(0, 1, size=(n, t)) * np.where(y[:, :1] > 0, 1.0, 0.3)
+    return sig.astype(np.float32), np.ones(sig.shape, dtype=bool), y
+
+
+def test_probe_under_missingness_scores_differently_where_the_masked_lead_carries_the_signal():
+    from ecgfoundry.eval.linear_probe import probe_mask_rng, probe_under_missingness
+    from ecgfoundry.eval.missingness import sample_masks, severity
+
+    train, val, test = _lead_ii_data(300, 0), _lead_ii_data(100, 1), _lead_ii_data(200, 2)
+    clean = LinearProbe(seed=0).fit(_lead_rms(*train[:2]), train[2], _lead_rms(*val[:2]), val[2])
+    clean_auroc = float(np.nanmean(per_class_auroc(test[2], clean.decision_function(_lead_rms(*test[:2])))))
+    assert clean_auroc > 0.97
+    rand = sample_masks("lead", 200, 50, 7)
+    no_ii = np.zeros(test[0].shape, dtype=bool)
+    no_ii[:, 1] = True  # "hard": lead II removed from every test record
+
+    def masks(kind, mode):
+        return rand if mode == "rand" else no_ii
+
+    rows = probe_under_missingness(_lead_rms, train, val, test, ["x"], ("lead",), masks, ("rand", "hard"), seed=0,
+                                   n_boot=20, clean_probe=clean)
+    by = {r["mode"]: r for r in rows}
+    assert set(by) == {"rand", "hard"} and all(r["kind"] == "lead" and r["n_train"] == 300 for r in rows)
+    assert by["rand"]["severity"] == pytest.approx(severity(rand).mean())
+    assert by["hard"]["severity"] == pytest.approx(1 / 12)
+    lost = rand[:, 1].all(axis=1) & (test[2][:, 0] > 0)  # positives that lost lead II
+    assert lost.sum() >= 5
+    assert by["rand"]["test_auroc"] < clean_auroc - 0.02  # those positives now look negative
+    assert abs(by["hard"]["test_auroc"] - 0.5) < 0.15  # no record shows the signal
+    assert by["rand"]["test_auroc_low"] <= by["rand"]["test_auroc"] <= by["rand"]["test_auroc_high"]
+    assert "clean_probe_test_auroc" in by["rand"] and 0.5 < by["rand"]["val_auroc"] < 1.0
+    # the probe trained and selected under its own masks, never the test's
+    a = sample_masks("lead", 10, 50, probe_mask_rng(0, "lead", "train"))
+    assert not np.array_equal(a, sample_masks("lead", 10, 50, probe_mask_rng(0, "lead", "val")))
+    with pytest.raises(ValueError, match="unknown missingness type"):
+        probe_under_missingness(_lead_rms, train, val, test, ["x"], ("leads",), masks)

@@ -72,6 +72,9 @@ def register(sub) -> None:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for CIs (default 1000; 0 = none)")
     p.add_argument("--prompts", type=Path, default=None, help="prompt file (default: the packaged prompts.json)")
     p.add_argument("--linear-probe", action="store_true", help="also train linear probes at 1/10/100 %%")
+    p.add_argument("--probe-missingness", type=_csv(str), default=(),
+                   help="also train the 100 %% probe under Rand. masks of these types (lead,temporal,joint) and "
+                        "test it under the stress test's masks (--mode); implies the probe protocol")
     p.add_argument("--adversarial", type=_csv(str), default=(),
                    help="attacks: fgsm,pgd (default none; fgsm,pgd with --protocol adversarial)")
     p.add_argument("--attack-masker", type=Path, default=None,
@@ -82,7 +85,8 @@ def register(sub) -> None:
     p.add_argument("--eps", type=_csv(float), default=(0.01, 0.05), help="attack budgets (default 0.01,0.05)")
     p.add_argument("--eps-unit", choices=("mV", "std"), default="mV", help="unit of --eps (default mV)")
     p.add_argument("--norm", choices=("linf", "l2"), default="linf", help="attack norm (default linf)")
-    p.add_argument("--pgd-steps", type=int, default=10, help="PGD steps (default 10)")
+    p.add_argument("--pgd-steps", type=int, default=10,
+                   help="PGD steps, at least 10 (default 10; step 2.5 eps / steps from a random start)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--fs", type=float, default=100.0, help="harmonised sampling rate (default 100)")
     p.add_argument("--seconds", type=float, default=10.0, help="harmonised length (default 10)")
@@ -139,7 +143,8 @@ def run(args) -> int:
                                modes=args.mode if stress else (), seed=args.seed,
                                n_boot=args.n_boot, n_candidates=args.n_candidates,
                                prompts=str(args.prompts) if args.prompts else None,
-                               linear_probe=args.linear_probe or "probe" in protocols,
+                               linear_probe=args.linear_probe or "probe" in protocols or bool(args.probe_missingness),
+                               probe_missingness=args.probe_missingness,
                                attacks=attacks, eps=args.eps, eps_unit=args.eps_unit, norm=args.norm,
                                pgd_steps=args.pgd_steps, masker_attack=masker_attack,
                                attack_budget=args.attack_budget, attack_records=args.attack_records,

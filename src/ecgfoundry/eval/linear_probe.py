@@ -5,12 +5,19 @@ tasks) with Adam; after every epoch the validation macro AUROC is computed and t
 best epoch are kept; training stops after ``patience`` epochs without improvement. Test numbers
 come from that best-validation checkpoint only. :func:`run_probe_sizes` repeats this on 1 %, 10 %
 and 100 % of the training split, subsampled by iterative stratification with fixed seeds.
+
+The default batch size is 128, the value of the holistic benchmark of ECG foundation models
+(Filice et al., arXiv 2601.21830).
+
+:func:`probe_under_missingness` trains and tests the probe under missingness, as that benchmark
+does when missingness is on: the probe is fitted on features of Rand.-masked training records
+(epoch chosen on Rand.-masked validation records) and tested on the stress test's masks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,6 +53,7 @@ class LinearProbe(BaseEstimator):
         Adam L2 penalty.
     max_epochs : int
     batch_size : int
+        128 by default (Filice et al., arXiv 2601.21830).
     patience : int
         Epochs without a better validation macro AUROC before stopping.
     standardize : bool
@@ -71,7 +79,7 @@ class LinearProbe(BaseEstimator):
     """
 
     def __init__(self, loss: str = "bce", lr: float = 1e-3, weight_decay: float = 0.0, max_epochs: int = 200,
-                 batch_size: int = 256, patience: int = 10, standardize: bool = True, seed: int = 0,
+                 batch_size: int = 128, patience: int = 10, standardize: bool = True, seed: int = 0,
                  device: str = "cpu"):
         self.loss = loss
         self.lr = lr
@@ -231,3 +239,108 @@ def probe_table(runs: Sequence[ProbeRun]) -> pd.DataFrame:
                 row[f"test_{key}_low"], row[f"test_{key}_high"] = r.evaluation.ci[key]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+PROBE_MASK_STREAM = 100
+"""Second-to-last seed word of the generators of the probe's training / validation masks
+(:func:`probe_mask_rng`): no stress-test generator uses it, so the probe never trains on the masks
+it is tested on."""
+
+
+def probe_mask_rng(seed: int, kind: str, split: str) -> np.random.Generator:
+    """The generator of the Rand. masks the probe is trained (``split="train"``) or selected
+    (``"val"``) under: seeded by ``(seed, kind, PROBE_MASK_STREAM, split)``."""
+    from ecgfoundry.eval.missingness import KINDS
+
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    return np.random.default_rng([int(seed), KINDS.index(kind), PROBE_MASK_STREAM, ("train", "val").index(split)])
+
+
+def probe_under_missingness(features: Callable[[np.ndarray, np.ndarray], np.ndarray], train, val, test,
+                            classes: Sequence[str] | None, kinds: Sequence[str],
+                            test_masks: Callable[[str, str], np.ndarray], modes: Sequence[str] = ("rand",),
+                            seed: int = 0, n_boot: int = 1000, clean_probe: "LinearProbe | None" = None,
+                            **probe_params) -> list[dict[str, Any]]:
+    """A linear probe trained and tested under missingness, one row per kind x test mode.
+
+    For each ``kind``, the probe (100 % of the training split) is fitted on the features of the
+    training records under Rand. masks of that kind, its epoch chosen on validation records under
+    other Rand. masks of that kind (both from :func:`probe_mask_rng`, drawn with
+    :func:`ecgfoundry.eval.missingness.sample_masks`), and tested on the test records under
+    ``test_masks(kind, mode)`` for every mode (the stress test's masks, Rand. and Hard). F1
+    thresholds come from the masked validation scores.
+
+    Parameters
+    ----------
+    features : callable
+        ``features(signal (N, 12, T), observed (N, 12, T)) -> (N, D)`` frozen embeddings.
+    train, val, test : tuples ``(signal, observed, labels)``
+        Signals float32 mV ``(N, 12, T)``, observed bool, labels ``(N, K)``.
+    classes : sequence of str
+    kinds : subset of ("lead", "temporal", "joint")
+    test_masks : callable
+        ``test_masks(kind, mode) -> (N_test, 12, T)`` bool, True = remove.
+    modes : sequence of str
+        The test-mask modes (``"rand"``, ``"hard"``).
+    seed : int
+        Masks of the training / validation records, probe initialisation and batch order, bootstrap.
+    n_boot : int
+    clean_probe : LinearProbe, optional
+        A probe fitted on clean features; its macro AUROC on the same masked test features is
+        reported beside (``clean_probe_test_auroc``), so a reader sees what training under
+        missingness changed.
+    **probe_params
+        Passed to :class:`LinearProbe`.
+
+    Returns
+    -------
+    list of dict
+        ``kind``, ``mode``, ``train_masks`` (``"rand"``), ``fraction`` (1.0), ``seed``, ``n_train``,
+        ``best_epoch``, ``val_auroc`` (masked validation), ``severity`` (mean over the test masks),
+        ``test_<metric>`` with ``test_<metric>_low`` / ``_high`` as in :func:`probe_table`, and
+        ``clean_probe_test_auroc`` when ``clean_probe`` is given.
+    """
+    from ecgfoundry.eval.metrics import macro_auroc
+    from ecgfoundry.eval.missingness import KINDS, apply_mask, sample_masks, severity
+
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"unknown missingness type {k!r}; choose from {', '.join(KINDS)}")
+    loss = probe_params.get("loss", "bce")
+    parts = {}
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        sig, obs, y = part
+        sig, obs = np.asarray(sig, dtype=np.float32), np.asarray(obs, dtype=bool)
+        if sig.ndim != 3 or obs.shape != sig.shape or len(y) != len(sig):
+            raise ValueError(f"{name}: signal {sig.shape}, observed {obs.shape} and labels {np.shape(y)} do not match")
+        parts[name] = (sig, obs, y)
+    k_classes = _targets(parts["train"][2], loss).shape[1]
+    y_tr, y_va, y_te = (_targets(parts[n][2], loss, k_classes) for n in ("train", "val", "test"))
+    rows = []
+    for kind in kinds:
+        masked = {}
+        for split in ("train", "val"):
+            sig, obs, _ = parts[split]
+            remove = sample_masks(kind, len(sig), sig.shape[-1], probe_mask_rng(seed, kind, split))
+            masked[split] = np.asarray(features(*apply_mask(sig, obs, remove)))
+        probe = LinearProbe(**{**probe_params, "seed": seed}).fit(masked["train"], y_tr, masked["val"], y_va)
+        p_val = probe.predict_proba(masked["val"])
+        for mode in modes:
+            sig, obs, _ = parts["test"]
+            remove = np.asarray(test_masks(kind, mode), dtype=bool)
+            if remove.shape != sig.shape:
+                raise ValueError(f"test_masks({kind!r}, {mode!r}) has shape {remove.shape}, the test signals {sig.shape}")
+            x_test = np.asarray(features(*apply_mask(sig, obs, remove)))
+            ev = evaluate(y_te, probe.predict_proba(x_test), y_va, p_val, classes, n_boot=n_boot, seed=seed)
+            row: dict[str, Any] = {"kind": kind, "mode": mode, "train_masks": "rand", "fraction": 1.0, "seed": seed,
+                                   "n_train": len(y_tr), "best_epoch": probe.best_epoch_,
+                                   "val_auroc": probe.best_score_, "severity": float(severity(remove).mean())}
+            for key, value in ev.macro.items():
+                row[f"test_{key}"] = value
+                if key in ev.ci:
+                    row[f"test_{key}_low"], row[f"test_{key}_high"] = ev.ci[key]
+            if clean_probe is not None:
+                row["clean_probe_test_auroc"] = macro_auroc(y_te, clean_probe.decision_function(x_test), classes).value
+            rows.append(row)
+    return rows

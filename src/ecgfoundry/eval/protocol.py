@@ -5,10 +5,14 @@
    (:mod:`ecgfoundry.eval.stress`), its record-level bootstrap CI and its per-class breakdown
    (:mod:`ecgfoundry.eval.cmrs`).
 2. Optionally a **linear probe** on the frozen encoder's pooled features at 1 / 10 / 100 % of the
-   training split (:mod:`ecgfoundry.eval.linear_probe`).
+   training split (:mod:`ecgfoundry.eval.linear_probe`), and with ``probe_missingness`` the probe
+   trained under Rand. masks of each listed kind and tested under the stress test's masks
+   (``linear_probe_missingness`` in ``metrics.json``; :func:`~ecgfoundry.eval.linear_probe.probe_under_missingness`).
 3. Optionally **adversarial** macro AUROC and top-1 accuracy under FGSM / PGD for the zero-shot head
-   (and the 100 % probe), and SCAR's adversarial masker used as a test-time attack at its budget rho
-   (:mod:`ecgfoundry.eval.masker_attack`), next to the same number of tokens removed at random.
+   (and the 100 % probe) with the worst case over the attacks at each budget (``attack="worst"``,
+   :func:`~ecgfoundry.eval.attack_tables.worst_rows`), and SCAR's adversarial masker used as a
+   test-time attack at its budget rho (:mod:`ecgfoundry.eval.masker_attack`), next to the same number
+   of tokens removed at random.
 
 Everything is written to ``metrics.json`` and ``report.md`` in the output folder, the tables also as
 CSV (``zero_shot.csv``, ``linear_probe.csv``, ``adversarial.csv``, ``masker_attack.csv``) and the
@@ -69,7 +73,8 @@ class EvaluateOptions:
     eps: tuple[float, ...] = (0.01, 0.05)
     eps_unit: str = "mV"
     norm: str = "linf"
-    pgd_steps: int = 10
+    pgd_steps: int = 10                       # at least eval.adversarial.MIN_PGD_STEPS
+    probe_missingness: tuple[str, ...] = ()   # kinds the probe is also trained and tested under
     masker_attack: bool = False               # the adversarial masker as a test-time attack
     attack_budget: float | None = None        # its rho (default: the masker's own)
     attack_records: int | None = None         # FGSM / PGD on a seeded subset of this many test records
@@ -93,6 +98,15 @@ class EvaluateOptions:
                 raise ValueError(f"unknown attack {a!r}; choose from fgsm, pgd")
         if self.n_boot < 0:
             raise ValueError(f"n_boot must be >= 0, got {self.n_boot}")
+        from ecgfoundry.eval.adversarial import MIN_PGD_STEPS
+
+        if "pgd" in self.attacks and self.pgd_steps < MIN_PGD_STEPS:
+            raise ValueError(f"PGD needs at least {MIN_PGD_STEPS} steps (pgd_steps), got {self.pgd_steps}")
+        for k in self.probe_missingness:
+            if k not in KINDS:
+                raise ValueError(f"unknown probe missingness type {k!r}; choose from {', '.join(KINDS)}")
+        if self.probe_missingness and not self.linear_probe:
+            raise ValueError("probe_missingness needs linear_probe=True")
 
 
 @dataclass
@@ -143,6 +157,26 @@ def find_prompts(prompts: dict, dataset: str, label_set: str, classes: Sequence[
         if key in prompts:
             return prompts_for(prompts, key, classes)
     return prompts_for(prompts, label_set, classes)
+
+
+def _probe_missingness(model, store, train_idx, label_set, val, test, classes, opts, ref_fn, probes) -> list:
+    """The 100 % probe trained under Rand. masks and tested under the stress test's masks of each
+    kind in ``opts.probe_missingness`` (its modes; Rand. only when the stress test is off)."""
+    from ecgfoundry.eval.linear_probe import probe_under_missingness
+    from ecgfoundry.eval.stress import cell_masks
+
+    train = store.batch(train_idx, label_set)
+    modes = opts.modes or ("rand",)
+    clean = next((r.probe for r in probes if r.fraction == 1.0), None)
+
+    def masks(kind, mode):
+        return cell_masks(kind, mode, test.signal, test.observed, opts.seed, ref_fn, opts.n_candidates,
+                          opts.batch_size)
+
+    return probe_under_missingness(lambda s, o: encoder_features(model, s, o, opts.batch_size),
+                                   (train.signal, train.observed, train.labels), (val.signal, val.observed, val.labels),
+                                   (test.signal, test.observed, test.labels), classes, opts.probe_missingness, masks,
+                                   modes, opts.seed, opts.n_boot, clean)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -255,6 +289,9 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
                                classes, fractions=opts.probe_fractions, seeds=(opts.seed,), n_boot=opts.n_boot)
         result.probes = runs
         metrics["linear_probe"] = probe_table(runs).to_dict(orient="records")
+    if opts.probe_missingness:
+        metrics["linear_probe_missingness"] = _probe_missingness(model, store, idx["train"], label_set, val, test,
+                                                                 classes, opts, ref_fn, result.probes)
 
     if opts.attacks:
         heads = ({"zero_shot": ZeroShotHead(model, classifier, scale=float(model.scale().detach()))}

@@ -1,5 +1,5 @@
-"""The files of an evaluation: ``zero_shot.csv`` / ``linear_probe.csv`` / ``adversarial.csv`` /
-``masker_attack.csv`` (:func:`write_tables`), ``missingness.png`` and ``adversarial.png``
+"""The files of an evaluation: ``zero_shot.csv`` / ``linear_probe.csv`` / ``linear_probe_missingness.csv``
+/ ``adversarial.csv`` / ``masker_attack.csv`` (:func:`write_tables`), ``missingness.png`` and ``adversarial.png``
 (:func:`write_figures`) and the Markdown report (:func:`markdown_report`), all from the content of
 ``metrics.json``."""
 
@@ -94,6 +94,7 @@ def write_tables(metrics: dict[str, Any], out: str | Path) -> list[Path]:
     stressed = "zero_shot.csv" if metrics.get("head", "zero_shot") == "zero_shot" else "linear_probe_stress.csv"
     tables = {stressed: zero_shot_rows(metrics), "per_class.csv": per_class_rows(metrics),
               "linear_probe.csv": metrics.get("linear_probe") or [],
+              "linear_probe_missingness.csv": metrics.get("linear_probe_missingness") or [],
               "adversarial.csv": metrics.get("adversarial") or [], "masker_attack.csv": metrics.get("masker_attack") or []}
     written = []
     for name, rows in tables.items():
@@ -205,6 +206,24 @@ def _cmrs_parts_lines(zs: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _probe_missingness_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The probe trained and tested under missingness (``linear_probe_missingness``) as Markdown lines."""
+    if not rows:
+        return []
+    lines = ["", "### Linear probe trained and tested under missingness", "",
+             "100 % of the training split under Rand. masks of the type, epoch chosen on masked validation "
+             "records, tested under the stress test's masks; `clean probe` is the 100 % probe trained on clean "
+             "records, tested on the same masked records.", "",
+             "| type | test masks | severity | best epoch | val AUROC | test AUROC [95% CI] | AUPRC | F1 | clean probe |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ci = (r.get("test_auroc_low"), r.get("test_auroc_high"))
+        lines.append(f"| {r['kind']} | {r['mode']} | {_fmt(r.get('severity'))} | {r['best_epoch']} | "
+                     f"{_fmt(r['val_auroc'])} | {_fmt(r['test_auroc'], ci)} | {_fmt(r.get('test_auprc'))} | "
+                     f"{_fmt(r.get('test_f1'))} | {_fmt(r.get('clean_probe_test_auroc'))} |")
+    return lines
+
+
 def markdown_report(metrics: dict[str, Any]) -> str:
     """The Markdown tables of ``metrics.json``: zero-shot clean and under missingness (with CMRS, its
     CI, its clean / robust / self parts beside F's AUROC, and per class when the metrics have them),
@@ -238,12 +257,21 @@ def markdown_report(metrics: dict[str, Any]) -> str:
             ci = (r.get("test_auroc_low"), r.get("test_auroc_high"))
             lines.append(f"| {r['fraction']:g} | {r['n_train']} | {r['best_epoch']} | {_fmt(r['val_auroc'])} | "
                          f"{_fmt(r['test_auroc'], ci)} | {_fmt(r['test_auprc'])} | {_fmt(r['test_f1'])} |")
+    lines += _probe_missingness_lines(metrics.get("linear_probe_missingness") or [])
     if metrics.get("adversarial"):
         lines += ["", "## Adversarial robustness", "", f"On {metrics.get('adversarial_records', metrics['n_test'])} test records.", "", "| head | attack | eps | norm | macro AUROC | top-1 accuracy |",
                   "|---|---|---|---|---|---|"]
         for r in metrics["adversarial"]:
-            lines.append(f"| {r['head']} | {r['attack']} | {r['eps']:g} {r['eps_unit']} | {r['norm']} | "
-                         f"{_fmt(r['auroc'])} | {_fmt(r.get('accuracy'))} |")
+            worst = r["attack"] == "worst"  # per eps, the lowest value over the attacks, which one in brackets
+            au = _fmt(r["auroc"]) + (f" ({r['auroc_attack']})" if worst and r.get("auroc_attack") else "")
+            acc = _fmt(r.get("accuracy")) + (f" ({r['accuracy_attack']})" if worst and r.get("accuracy_attack") else "")
+            lines.append(f"| {r['head']} | {'**worst**' if worst else r['attack']} | {r['eps']:g} {r['eps_unit']} | "
+                         f"{r['norm']} | {au} | {acc} |")
+        if any(r["attack"] == "worst" for r in metrics["adversarial"]):
+            lines += ["", "**worst**: per budget, the lowest macro AUROC over the attacks (the attack in brackets), "
+                          "and the accuracy when a record counts as correct only if it is under every attack. PGD "
+                          "keeps each record's highest-loss point, the FGSM point included, but a higher loss on "
+                          "every record does not always give a lower AUROC."]
     if metrics.get("masker_attack"):
         lines += ["", "## Adversarial masker as a test-time attack (zero-shot)", "",
                   "| removal | budget rho | severity | macro AUROC | top-1 accuracy |", "|---|---|---|---|---|"]
