@@ -36,6 +36,14 @@ def need_data(sub: str, root: Path | None = None) -> Path:
 
 
 
+@pytest.fixture(autouse=True)
+def _hard_masks_cache_per_test(tmp_path, monkeypatch):
+    """The stress test's Hard-mask disk cache goes to each test's own folder, never the user cache."""
+    import ecgfoundry.cache
+
+    monkeypatch.setattr(ecgfoundry.cache, "hard_masks_dir", lambda: tmp_path / "hard-masks-cache")
+
+
 @pytest.fixture(scope="session")
 def ptbxl_root() -> Path:
     """The real PTB-XL folder (folds 1, 9, 10); skips when absent."""

@@ -6,6 +6,8 @@ by default ``~/.cache/ecgfoundry``). Below it::
     stores/           dataset caches (ecgfoundry.io.store): signals harmonised once per dataset and
                       harmonisation; the texts of each text source in a store's texts/ folder
     text-embeddings/  frozen text encoders' embeddings, by text hash
+    hard-masks/       the stress test's Hard masks (ecgfoundry.eval.stress), by data, reference
+                      outputs and mask settings: F's C candidate passes are paid once per data set
 
 ``ecgfoundry cache list`` shows them with their sizes, ``ecgfoundry cache clear`` removes them.
 """
@@ -42,6 +44,10 @@ def text_embeddings_dir() -> Path:
     return cache_root() / "text-embeddings"
 
 
+def hard_masks_dir() -> Path:
+    return cache_root() / "hard-masks"
+
+
 def folder_size(path: Path) -> int:
     total = 0
     for root, _, files in os.walk(path):
@@ -66,7 +72,7 @@ class CacheEntry:
     """One cache folder: a dataset store or the text-embedding cache."""
 
     name: str
-    kind: str            # "store" | "text-embeddings"
+    kind: str            # "store" | "text-embeddings" | "hard-masks"
     path: Path
     size: int
     description: str
@@ -96,6 +102,11 @@ def list_caches(root: Path | None = None) -> list[CacheEntry]:
         n = sum(1 for _ in emb.rglob("*") if _.is_file())
         entries.append(CacheEntry("text-embeddings", "text-embeddings", emb, folder_size(emb),
                                   f"{n:,} files of cached text embeddings"))
+    hard = root / "hard-masks"
+    if hard.is_dir():
+        n = sum(1 for _ in hard.glob("*.npz"))
+        entries.append(CacheEntry("hard-masks", "hard-masks", hard, folder_size(hard),
+                                  f"{n:,} cached Hard mask sets of the stress test"))
     return entries
 
 

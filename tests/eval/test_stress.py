@@ -216,3 +216,32 @@ def test_argument_errors(split, tiny_reference):
         stress_test(*args, kinds=("leads",), modes=("rand",), progress=False)
     report = stress_test(*args, modes=("rand",), n_boot=0, progress=False)  # no reference: metrics, no CMRS
     assert all(c.cmrs is None for c in report.cells) and len(report.cells) == 3
+
+
+def test_hard_masks_are_cached_per_data_reference_and_settings(tmp_path, monkeypatch):
+    """A second evaluation against the same F reads the Hard masks from disk (F runs only its clean
+    pass); another F (other clean outputs), seed or C computes its own."""
+    import ecgfoundry.cache
+    from ecgfoundry.eval.stress import cell_masks
+
+    monkeypatch.setattr(ecgfoundry.cache, "hard_masks_dir", lambda: tmp_path / "hm")
+    signal, observed, _ = _evidence_records(12, seed=0)
+    calls = []
+
+    def ref(s, o):
+        calls.append(len(s))
+        return _evidence_reference(s, o)
+
+    first = cell_masks("lead", "hard", signal, observed, seed=3, reference=ref, n_candidates=4)
+    n_first = sum(calls)
+    assert n_first == 12 * (1 + 4) and len(list((tmp_path / "hm").glob("*.npz"))) == 1
+    calls.clear()
+    again = cell_masks("lead", "hard", signal, observed, seed=3, reference=ref, n_candidates=4)
+    np.testing.assert_array_equal(again, first)
+    assert sum(calls) == 12  # the clean pass only
+    uncached = cell_masks("lead", "hard", signal, observed, seed=3, reference=ref, n_candidates=4, cache=False)
+    np.testing.assert_array_equal(uncached, first)
+    for other in (dict(seed=4, reference=ref, n_candidates=4), dict(seed=3, reference=ref, n_candidates=5),
+                  dict(seed=3, reference=lambda s, o: 1 - _evidence_reference(s, o), n_candidates=4)):
+        cell_masks("lead", "hard", signal, observed, **other)
+    assert len(list((tmp_path / "hm").glob("*.npz"))) == 4

@@ -27,6 +27,12 @@ rises fast at first and then flattens; 16 costs F 16 passes over the test split 
 twice the old default of 8) and stays affordable on a CPU, and the Rand. placement is always one of
 the candidates, so Hard never moves F less than Rand.
 
+Hard masks depend only on the test records, F and the mask settings, so they are cached on disk
+(``hard-masks/`` of the user cache, :mod:`ecgfoundry.cache`), keyed by a hash of the signals, the
+observed map, F's full-view probabilities (rounded to 1e-5: a different F gives a different key),
+kind, seed, C and the missingness config: evaluating several models against one F pays F's C
+passes per kind once. ``cache=False`` turns this off.
+
 ``model`` and ``reference`` are numpy callables ``fn(signal (N, 12, T), observed (N, 12, T)) -> (N, K)``
 (:func:`ecgfoundry.eval.predict.probability_fn` wraps a torch module): ``model`` returns raw scores
 (zero-shot cosines, probe logits), ``reference`` returns probabilities.
@@ -34,6 +40,7 @@ the candidates, so Hard never moves F less than Rand.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -126,9 +133,21 @@ def rand_masks(seed: int, kind: str, n: int, n_samples: int,
     return realise_masks(cell_budget(seed, kind, n, n_samples, config), mask_rng(seed, kind, "rand"))
 
 
+def _hard_key(signal, observed, p0, kind: str, seed: int, n_candidates: int, config: MissingnessConfig) -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"hard-masks-v1")
+    for a in (np.ascontiguousarray(signal, dtype=np.float32), np.packbits(np.asarray(observed, dtype=bool)),
+              np.round(np.asarray(p0, dtype=np.float64), 5)):
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(repr((kind, int(seed), int(n_candidates), config)).encode())
+    return h.hexdigest()[:32]
+
+
 def cell_masks(kind: str, mode: str, signal, observed, seed: int, reference: ProbabilityFn | None = None,
                n_candidates: int = N_CANDIDATES, batch_size: int = 256, p0=None,
-               config: MissingnessConfig = MissingnessConfig()) -> np.ndarray:
+               config: MissingnessConfig = MissingnessConfig(), cache: bool = True) -> np.ndarray:
     """The masks of one stress-test cell (module docstring), ``(N, 12, T)`` bool, True = remove.
 
     Parameters
@@ -146,6 +165,8 @@ def cell_masks(kind: str, mode: str, signal, observed, seed: int, reference: Pro
     p0 : array (N, K), optional
         F on the full view, if already computed.
     config : MissingnessConfig
+    cache : bool
+        Read and write Hard masks in the user cache (module docstring).
     """
     if mode not in MODES:
         raise ValueError(f"unknown mask mode {mode!r}; choose from {', '.join(MODES)}")
@@ -156,8 +177,32 @@ def cell_masks(kind: str, mode: str, signal, observed, seed: int, reference: Pro
         return rand
     if reference is None:
         raise ValueError("hard masks need a reference classifier")
-    return hard_masks(reference, signal, observed, kind, n_candidates, mask_rng(seed, kind, "hard"), config,
-                      batch_size=batch_size, p0=p0, budget=budget, first=rand).masks
+    path = None
+    if cache:
+        from ecgfoundry.cache import hard_masks_dir
+
+        if p0 is None:
+            p0 = _batched(reference, signal, observed, batch_size)
+        path = hard_masks_dir() / f"{_hard_key(signal, observed, p0, kind, seed, n_candidates, config)}.npz"
+        if path.exists():
+            try:
+                with np.load(path) as z:
+                    masks = np.unpackbits(z["masks"], count=n * 12 * t).reshape(n, 12, t).astype(bool)
+                if np.array_equal(masks.reshape(n, -1).sum(1), rand.reshape(n, -1).sum(1)):
+                    return masks
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable or stale: recompute and overwrite
+    masks = hard_masks(reference, signal, observed, kind, n_candidates, mask_rng(seed, kind, "hard"), config,
+                       batch_size=batch_size, p0=p0, budget=budget, first=rand).masks
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez_compressed(tmp, masks=np.packbits(masks.reshape(-1)))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only cache only costs time
+    return masks
 
 
 def _auroc_ci(y, scores, n_boot: int, seed: int) -> tuple[float | None, tuple[float, float] | None]:
