@@ -138,6 +138,15 @@ def run(args) -> int:
     if args.attack_masker is not None and not attacker.has_adversary:
         raise UsageError(f"{args.attack_masker}: this model has no adversarial masker",
                          hint="--attack-masker takes a SCAR run (preset scar, scar-advmask-*)")
+    if masker_attack:  # checked before any work: a conv encoder's masker has no place on the signal grid
+        from ecgfoundry.eval.masker_attack import masker_attack_unsupported
+
+        why = masker_attack_unsupported(attacker if attacker is not None else model)
+        if why is not None and args.attack_masker is not None:
+            raise UsageError(f"{args.attack_masker}: {why}", hint="--attack-masker takes a transformer SCAR run")
+        if why is not None:
+            print(f"note: no masker attack: {why}", file=sys.stderr)
+            masker_attack = False
     try:
         opts = EvaluateOptions(label_set=args.label_set, kinds=args.missingness if stress else (),
                                modes=args.mode if stress else (), seed=args.seed,

@@ -18,7 +18,8 @@ import torch
 
 from ecgfoundry.models.tokenizer import n_time_patches
 
-__all__ = ["token_removal_to_signal", "removal_count", "top_fraction", "masker_removal", "random_token_removal"]
+__all__ = ["token_removal_to_signal", "removal_count", "top_fraction", "masker_removal", "random_token_removal",
+           "masker_attack_unsupported"]
 
 
 def token_removal_to_signal(remove_tokens: np.ndarray, n_leads: int, n_samples: int, patch_size: int) -> np.ndarray:
@@ -59,11 +60,23 @@ def top_fraction(scores: np.ndarray, token_observed: np.ndarray, budget: float) 
     return (ranks < np.asarray(k)[:, None]) & token_observed
 
 
+def masker_attack_unsupported(model) -> str | None:
+    """Why ``model``'s masker cannot attack (no adversarial masker; tokens that are not lead x time
+    patches, e.g. a conv encoder's time steps, which have no place on the signal grid), or None."""
+    if not getattr(model, "has_adversary", False):
+        return "the model has no adversarial masker (a SCAR checkpoint has one)"
+    kind = model.cfg.encoder.kind
+    if kind != "transformer":
+        return (f"the masker attack needs a lead x time token encoder (transformer); this masker gates the "
+                f"time steps of a {kind!r} encoder, which do not map onto the signal grid")
+    return None
+
+
 def _patch_size(model) -> int:
-    enc = model.cfg.encoder
-    if enc.kind != "transformer":
-        raise ValueError(f"the masker attack needs a lead x time token encoder (transformer), not {enc.kind!r}")
-    return int(enc.patch_size)
+    why = masker_attack_unsupported(model)
+    if why is not None:
+        raise ValueError(why)
+    return int(model.cfg.encoder.patch_size)
 
 
 def _removal(model, signal, observed, budget: float, token_scores, batch_size: int) -> np.ndarray:

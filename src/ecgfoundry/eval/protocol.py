@@ -205,6 +205,12 @@ def run_evaluation(model, store, opts: EvaluateOptions, reference=None, out: str
     from ecgfoundry.eval.stress import cell_metrics, stress_test
     from ecgfoundry.eval.zero_shot import ZeroShotHead, zero_shot_classifier, zero_shot_scores
 
+    if opts.masker_attack:  # refused before any work
+        from ecgfoundry.eval.masker_attack import masker_attack_unsupported
+
+        why = masker_attack_unsupported(attacker if attacker is not None else model)
+        if why is not None:
+            raise ValueError(f"masker attack: {why} (pass another model with --attack-masker)")
     y_all, classes = store.labels(opts.label_set)
     label_set = opts.label_set or store.info.get("default_label_set")
     idx = {s: store.split_indices(s) for s in ("train", "val", "test")}
