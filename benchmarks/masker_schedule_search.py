@@ -29,15 +29,9 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import known_answers_pretrain as ka  # noqa: E402
 
 DEFAULT_CONFIGS = (
     "",
@@ -93,23 +87,23 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from ecgfoundry.checkpoint import load_model
+    from ecgfoundry.eval.evidence_ratio import masker_evidence_ratio, uninformed_evidence_ratio
+    from ecgfoundry.eval.known_answers import known_answer_split, zero_shot_auroc
     from ecgfoundry.io.store import HarmonizeSpec, open_store
     from ecgfoundry.models.registry import get_model_config
     from ecgfoundry.models.text import build_text_encoder
+    from ecgfoundry.train.budget import pretrain_or_reuse
     from ecgfoundry.train.config import TrainConfig
-    from ecgfoundry.train.loop import default_text_cache, pretrain
+    from ecgfoundry.train.loop import default_text_cache
 
     if not (args.data / "data" / "evidence.jsonl").exists():
         raise SystemExit(f"{args.data}/data/evidence.jsonl not found: run benchmarks/known_answers_pretrain.py first "
                          "(it generates the synthetic data)")
     store = open_store(args.data / "data", HarmonizeSpec(fs=100.0, seconds=10.0), args.data / "cache", progress=False,
                        **({"text_source": "labels"} if args.text_source == "labels" else {}))
-    val = store.split_indices("val")
-    batch = store.batch(val, label_set="synthetic")
-    signal, observed = np.ascontiguousarray(batch.signal), np.ascontiguousarray(batch.observed)
-    evidence = ka.read_evidence(args.data / "data")
-    items = [evidence[r] for r in store.table["record"].iloc[val].astype(str).tolist()]
-    print(f"validation split: {len(val)} records", flush=True)
+    val = known_answer_split(store, args.data / "data", "val")
+    signal, observed = val.signal, val.observed
+    print(f"validation split: {len(val.texts)} records", flush=True)
 
     text_encoder = None
     rows = []
@@ -129,18 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         run = args.work / (f"{slug(text)}-{args.encoder}-steps{args.steps}-seed{args.seed}"
                            + (f"-every{args.checkpoint_every}" if args.checkpoint_every else "")
                            + ("-labeltext" if args.text_source == "labels" else ""))
-        t0 = time.perf_counter()
-        if not (run / "checkpoints" / "latest").exists():
-            pretrain(model_cfg, train_cfg, store, run, progress=False, text_encoder=text_encoder)
-        wall = time.perf_counter() - t0
-        model = load_model(run, text_encoder=text_encoder)
-        model.eval()
-        ev = np.stack([ka.evidence_tokens(it, signal.shape[-1], model_cfg.encoder.patch_size) for it in items])
-        ratio = ka.masker_evidence_ratio(model, signal, observed, ev)
+        done = pretrain_or_reuse(model_cfg, train_cfg, store, run, text_encoder)
+        wall, model = done.wall_s, done.model
+        ev = val.evidence_tokens(model_cfg.encoder.patch_size)
+        ratio = masker_evidence_ratio(model, signal, observed, ev)
         if control is None:  # needs no training: the same for every configuration of this encoder
-            control = ka.uninformed_evidence_ratio(signal, ev, ratio["_tobs"], model_cfg.encoder.patch_size,
-                                                   model_cfg.masker.budget)
-        zs = ka.zero_shot_auroc(model, signal, observed, batch.labels, batch.classes)
+            control = uninformed_evidence_ratio(signal, ev, ratio["_tobs"], model_cfg.encoder.patch_size,
+                                                model_cfg.masker.budget)
+        zs = zero_shot_auroc(model, signal, observed, val.labels, val.classes)
         with torch.no_grad():
             mask, _ = model.masker_output(torch.from_numpy(signal), torch.from_numpy(observed))
         logits = mask.logits.numpy()
@@ -150,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             for ck in sorted((run / "checkpoints").glob("step_*")):
                 m_ck = load_model(ck, text_encoder=text_encoder)
                 m_ck.eval()
-                r_ck = ka.masker_evidence_ratio(m_ck, signal, observed, ev)["top_rho"]
+                r_ck = masker_evidence_ratio(m_ck, signal, observed, ev)["top_rho"]
                 trajectory[int(ck.name.split("_")[1])] = round(r_ck["localised"]["ratio"], 3)
             print("trajectory (step: localised ratio):", trajectory, flush=True)
         row = {"config": text or "(scar preset)", "run": str(run.relative_to(REPO) if run.is_relative_to(REPO) else run),
@@ -167,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# SCAR masker schedule search (validation split)", "",
              f"Command: `{command}`  ",
              f"Data: the known-answer synthetic set (3,000 records, data seed 0); pretraining on folds 1-8, every figure "
-             f"on the {len(val)} validation records (fold 9); the test split is not read. Encoder `{args.encoder}`, "
+             f"on the {len(val.texts)} validation records (fold 9); the test split is not read. Encoder `{args.encoder}`, "
              f"{args.steps} steps, batch {args.batch_size}, seed {args.seed}; torch {torch.__version__}.", "",
              "| overrides of the `scar` preset | evidence ratio, localised (max) | evidence ratio, all | zero-shot AUROC "
              "| logit spread / tau | per-lead mean gate min-max |",

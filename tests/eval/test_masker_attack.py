@@ -61,18 +61,14 @@ def test_top_fraction_equals_a_record_by_record_loop():
             assert got[i].tolist() == want.tolist(), (rho, i)
 
 
-def test_known_answer_benchmark_uses_the_library_rule():
-    """benchmarks/known_answers_pretrain.py removes tokens with the library's function, not a copy."""
-    import importlib.util
-    from pathlib import Path
-
+def test_known_answer_measures_use_the_library_rule():
+    """The known-answer measures (eval/evidence_ratio.py, eval/removal_cost.py) remove tokens with this
+    module's rule, not a copy."""
+    from ecgfoundry.eval import evidence_ratio, removal_cost
     from ecgfoundry.eval.masker_attack import removal_count, top_fraction
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "known_answers_pretrain.py"
-    spec = importlib.util.spec_from_file_location("known_answers_pretrain_check", path)
-    ka = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ka)
-    assert ka.top_rho_removal is top_fraction and ka.removal_count is removal_count
+    assert evidence_ratio.top_fraction is top_fraction
+    assert removal_cost.top_fraction is top_fraction and removal_cost.removal_count is removal_count
 
 
 def test_masker_removal_of_a_scar_model_and_its_random_control(tiny_run, eval_store):
