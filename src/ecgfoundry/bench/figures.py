@@ -24,7 +24,8 @@ def _pyplot():
 
 
 def plot_shared_features(panels: Sequence[dict], path: str | Path) -> Path | None:
-    """One heatmap per panel ``{"title", "datasets", "pairs" (DataFrame dataset_a, dataset_b, rate), "chance"}``.
+    """One heatmap per panel ``{"title", "datasets", "pairs" (DataFrame dataset_a, dataset_b, rate[, n_a, n_b]),
+    "chance"[, "k"]}``.
 
     Returns the written path, or None when there is no panel.
     """
@@ -35,14 +36,17 @@ def plot_shared_features(panels: Sequence[dict], path: str | Path) -> Path | Non
     n = len(panels)
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    size = max(3.2, 0.55 * max(len(p["datasets"]) for p in panels) + 2.0)
+    size = max(4.6, 0.55 * max(len(p["datasets"]) for p in panels) + 2.0)
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
     for ax, panel in zip(axes.ravel(), panels):
         names = list(panel["datasets"])
         m = np.eye(len(names))
+        k = panel.get("k")
         for r in panel["pairs"].itertuples(index=False):
             i, j = names.index(r.dataset_a), names.index(r.dataset_b)
             m[i, j] = m[j, i] = r.rate
+            if k and hasattr(r, "n_a"):  # diagonal: a set's own size over k (below 1 for a short top-k)
+                m[i, i], m[j, j] = r.n_a / k, r.n_b / k
         im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)

@@ -384,9 +384,9 @@ def write_outputs(out: Path, res, skipped, reps: list[dict], rep_skips: list[dic
                                 "datasets": len(r["datasets"])})
             pairs = pd.DataFrame(r["shared_pairs"])
             pair_rows += [{"model": r["model"], "task": r["task"], **p} for p in r["shared_pairs"]]
-            panels.append({"title": f"{r['model']} · {r['task']} · {r['pooling']} · top-{r['k']} of {r['dim']} · "
+            panels.append({"title": f"{r['model']} · {r['task']} · {r['pooling']} · top-{r['k']} of {r['dim']}\n"
                                     f"{r.get('classifier')} fitted on {r.get('fit_dataset')}",
-                           "datasets": r["datasets"], "pairs": pairs,
+                           "datasets": r["datasets"], "pairs": pairs, "k": r["k"],
                            "chance": r["shared"].get("mean_chance_rate", r["chance_rate"])})
         if r.get("umap"):
             coords = pd.DataFrame(r["umap"])
