@@ -8,7 +8,9 @@ the ``eps``-ball, takes ``steps`` (default 10, the least :data:`MIN_PGD_STEPS` t
 accepts) signed-gradient steps of ``2.5 * eps / steps`` with projection, and returns, per record,
 the point with the highest attack loss among the FGSM point, the random start and every iterate.
 A 3-step PGD without that rule scored a higher AUROC than FGSM in all 42 cells of the
-contrastive-robustness study: its iterates had not reached the corners of the ball that FGSM jumps to.
+contrastive-robustness study. A higher loss on every record still does not guarantee a lower AUROC,
+which ranks records against each other: the attack tables (:func:`ecgfoundry.eval.attack_tables.auroc_selection`)
+then keep PGD's point only for the records where it does not raise the macro AUROC reached from FGSM's.
 
 The attacked model is any torch callable ``model(signal, observed) -> logits (N, K)``: a probe head
 on a frozen encoder, a zero-shot head (cosines x temperature), a supervised classifier. The loss
