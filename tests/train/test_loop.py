@@ -124,7 +124,7 @@ def test_one_pass_min_max_trains_both_sides_from_one_batch_per_step(tmp_path, sy
     trained = load_model(tmp_path / "run")
     for side in ("masker_parameters", "model_parameters"):
         before, after = getattr(init, side)(), getattr(trained, side)()
-        moved = sum(float((a - b).abs().max()) > 1e-6 for a, b in zip(after, before))
+        moved = sum(float((a - b).detach().abs().max()) > 1e-6 for a, b in zip(after, before))
         assert moved >= len(before) // 2, (side, moved, len(before))
     with pytest.raises(ConfigError, match="masker_steps"):
         TrainConfig(minmax="one_pass", masker_steps=2)
