@@ -5,8 +5,9 @@ and write ``results/pretrained/ladder/README.md`` (mean, sd and every seed).
 
 Training: ``experiments/run_ladder.sh`` (the ``ptbxl-cpu`` recipe's 1,500-step schedule, stopped
 after step 750; fold-9 zero-shot of the checkpoints at steps 250 / 500 / 750 in
-``runs/ladder/selection_val_*.json``). The seed-0 randmask and SCAR runs and SCAR seed 1 are the
-full 1,500-step runs of ``results/pretrained/`` (``runs/r2-*``, ``runs/r3-scar-s1``), whose
+``runs/ladder/selection_val_*.json``, copied to ``results/pretrained/ladder/selection/``). The seed-0 randmask and SCAR runs and SCAR seed 1 are the
+full 1,500-step runs of ``results/pretrained/`` (``runs/r2-*``, ``runs/r3-scar-s1``; CLIP seed 0 is
+``runs/r2-clip``), whose
 checkpoints at 250 / 500 / 750 are the same as a stopped run's, selected the same way.
 
 Each run's checkpoint is the fold-9 best of steps 250 / 500 / 750 (never fold 10). ``--evaluate``
@@ -47,7 +48,8 @@ SEEDS = (0, 1, 2)
 # runs of results/pretrained/ that are also ladder runs: name -> (run folder, selection file)
 EARLIER = {"scar-randmask-mean-s0": ("runs/r2-randmask", "runs/ladder/selection_val_early_r2-randmask.json"),
            "scar-s0": ("runs/r2-scar", "runs/ladder/selection_val_early_r2-scar.json"),
-           "scar-s1": ("runs/r3-scar-s1", "runs/ladder/selection_val_early_r3-scar-s1.json")}
+           "scar-s1": ("runs/r3-scar-s1", "runs/ladder/selection_val_early_r3-scar-s1.json"),
+           "clip-s0": ("runs/r2-clip", "runs/ladder/selection_val_early_r2-clip.json")}
 EVAL_ARGS = ["--data", "../shared/data/ptbxl", "--label-set", "superdiagnostic", "--protocol", "zeroshot,stress,probe",
              "--missingness", "joint", "--mode", "rand,hard", "--reference", "runs/ref-ptbxl", "--seed", "0",
              "--n-boot", "200", "--no-progress"]
@@ -60,6 +62,9 @@ def selection(name: str) -> tuple[str, float, dict] | None:
     if not path.exists():
         return None
     rows = json.loads(path.read_text())
+    kept = OUT / "selection" / f"selection_val_{name}.json"  # committed copy of the fold-9 figures
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_text(json.dumps(rows, indent=1) + "\n")
     best = max(rows, key=lambda r: r["val_zero_shot_auroc"])
     return best["checkpoint"], best["val_zero_shot_auroc"], {
         Path(r["checkpoint"]).name: round(r["val_zero_shot_auroc"], 4) for r in rows}
