@@ -72,8 +72,9 @@ def main() -> None:
                        for f, r in probe.items()},
                     "probe_auroc_100_ci": [(probe[1.0] or {}).get("test_auroc_low"), (probe[1.0] or {}).get("test_auroc_high")]},
         "validation": val and {"zero_shot_auroc": val["val_zero_shot_auroc"]},
-        "evaluated_on": "PTB-XL fold 10 (test), superdiagnostic, macro AUROC with 95 % bootstrap CIs; "
-                        "ecgfoundry evaluate --protocol zeroshot,probe --seed 0",
+        "evaluated_on": "PTB-XL fold 10 (test), superdiagnostic, macro AUROC with 95 % bootstrap CIs "
+                        f"({metrics.get('n_boot', 1000)} resamples); "
+                        + (metrics.get("command") or "ecgfoundry evaluate --protocol zeroshot,probe --seed 0"),
         "input": "12 leads (I, II, III, aVR, aVL, aVF, V1-V6) in mV, 100 Hz, 10 s (1,000 samples), with an observed "
                  "mask; each lead is z-scored inside the encoder, so any gain or baseline offset is accepted",
         "licence": "weights: MIT (this package); trained on PTB-XL (CC-BY 4.0, Wagner et al., Sci Data 7:154, 2020)",
