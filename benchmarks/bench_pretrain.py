@@ -227,7 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     observed = np.ones(signal.shape, dtype=bool)
     texts = list(ds.reports)
 
-    model_cfgs = {name: model_config(name) for name in presets}
+    from ecgfoundry.models.config import ConfigError
+
+    model_cfgs = {}
+    for name in list(presets):
+        try:
+            model_cfgs[name] = model_config(name)
+        except ConfigError as exc:  # e.g. scar-leadmask needs a lead x time token encoder
+            print(f"note: {name} skipped with recipe {recipe}: {exc}")
+            presets.remove(name)
     text_cfgs = {cfg.text for cfg in model_cfgs.values()}
     if len(text_cfgs) != 1:
         raise SystemExit(f"the presets do not share one text encoder config: {text_cfgs}")

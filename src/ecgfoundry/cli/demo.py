@@ -14,7 +14,8 @@
 
 Every step is an ``ecgfoundry`` command; the commands, their durations and the versions are written to
 ``provenance.json`` so the report can say exactly what was run. On 2 CPU cores it takes about
-7 minutes (measured 6.5 on an idle 2-core machine; ``--steps`` sets the pretraining budget).
+9 minutes (measured 9 min 13 s on an idle 2-core machine with the PTB-XL step, 2026-12-03;
+``--steps`` sets the pretraining budget).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 EXAMPLE = """examples:
-  make demo                                            # the default: runs/demo, about 7 minutes on 2 cores
+  make demo                                            # the default: runs/demo, about 9 minutes on 2 cores
   python -m ecgfoundry.cli.demo --out runs/demo --steps 300 --n 2000
   python -m ecgfoundry.cli.demo --quick --out runs/demo-quick   # a 1-minute smoke run (tiny models)
 """
