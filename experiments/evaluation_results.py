@@ -206,7 +206,7 @@ def write_index(root: Path) -> None:
               "Hard is much harder for F (PTB-XL joint: 0.827 Rand. vs 0.684 Hard) while the pretrained encoders "
               "lose almost nothing under either.",
               "- Beside CMRS, `cmrs_clean` (G's clean view in place of the masked one) and `cmrs_robust = cmrs - "
-              "cmrs_clean`: on PTB-XL the robust part is between -2 and +0.1 in every cell, so the CMRS figures "
+              "cmrs_clean`: on PTB-XL the robust part is between -3.2 and +0.1 in every cell, so the CMRS figures "
               "(about 46-52) measure the encoders' clean agreement with F, not their robustness. "
               "`cmrs_self` compares G's masked view with its own clean view.",
               "- PGD: random start, 10 steps of 2.5 eps / 10, each record's highest-loss point (FGSM's "
