@@ -203,5 +203,5 @@ def test_both_sides_of_the_min_max_game_learn_on_their_schedule(tmp_path, synth_
     for side in ("masker_parameters", "model_parameters"):
         before, after = getattr(init, side)(), getattr(trained, side)()
         assert len(before) == len(after) > 0
-        moved = sum(float((a - b).abs().max()) > 1e-6 for a, b in zip(after, before))
+        moved = sum(float((a - b).detach().abs().max()) > 1e-6 for a, b in zip(after, before))
         assert moved >= len(before) // 2, (side, moved, len(before))
