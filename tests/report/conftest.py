@@ -25,6 +25,8 @@ def fake_metrics(name: str, run, store, seed: int = 0, shift: float = 0.0, cmrs:
             d["severity"] = severity
         if with_cmrs:
             d.update(cmrs=float(rng.uniform(30, 90)), impact=0.05, resolution=0.5)
+            d.update(cmrs_clean=d["cmrs"] + 1.5, cmrs_robust=-1.5, cmrs_robust_ci=[-2.5, -0.5],
+                     reference_auroc=0.777)
             d.update(cmrs_ci=[d["cmrs"] - 6.0, d["cmrs"] + 5.0],
                      cmrs_per_class={c: d["cmrs"] - 3.0 * i for i, c in enumerate(classes)})
         return d

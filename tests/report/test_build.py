@@ -71,6 +71,9 @@ def test_full_report(run_folder, tmp_path):
     # CMRS with its bootstrap CI, one decimal, like "47.2 [41.2, 52.2]"
     cmrs = [r["cmrs"] for r in missingness_rows(scan_run(run_folder).evals) if r.get("cmrs") is not None]
     assert f"{cmrs[0]:.1f} [{cmrs[0] - 6:.1f}, {cmrs[0] + 5:.1f}]" in md
+    # beside CMRS: its clean-view score, the robust part with its CI, and F's AUROC under the masks
+    assert "| CMRS clean | robust part [95% CI] |" in md and f"| {cmrs[0] + 1.5:.1f} | -1.5 [-2.5, -0.5] |" in md
+    assert "| F's AUROC |" in md and "| 0.777 |" in md
 
 
 def test_umap_from_benchmark_coordinates(run_folder, tmp_path):

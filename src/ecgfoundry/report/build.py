@@ -381,12 +381,14 @@ def missingness_rows(evals: Sequence[EvalRun]) -> list[dict[str, Any]]:
         if clean:
             rows.append({"model": name, "condition": "clean", "auroc": clean.get("auroc"),
                          "auroc_ci": clean.get("auroc_ci"), "auprc": clean.get("auprc"), "f1": clean.get("f1"),
-                         "severity": 0.0, "cmrs": None})
+                         "severity": 0.0, "cmrs": None, "reference_auroc": clean.get("reference_auroc")})
         for kind, by_mode in (zs.get("missingness") or {}).items():
             for mode, d in by_mode.items():
                 rows.append({"model": name, "condition": f"{kind} {mode}", "auroc": d.get("auroc"),
                              "auroc_ci": d.get("auroc_ci"), "auprc": d.get("auprc"), "f1": d.get("f1"),
                              "severity": d.get("severity"), "cmrs": d.get("cmrs"), "cmrs_ci": d.get("cmrs_ci"),
+                             "cmrs_clean": d.get("cmrs_clean"), "cmrs_robust": d.get("cmrs_robust"),
+                             "cmrs_robust_ci": d.get("cmrs_robust_ci"), "reference_auroc": d.get("reference_auroc"),
                              "impact": d.get("impact"),
                              "resolution": d.get("resolution")})
     return rows
@@ -414,16 +416,24 @@ def _section_missingness(ctx: _Ctx) -> Section:
                f"{m0.get('dataset', '?')} / {m0.get('label_set', '?')}), clean and under lead-only, temporal-only "
                "and joint missingness with random (Rand.) or reference-chosen (Hard) masks, and CMRS "
                "= 100 x sum S*I*R / sum S*I (severity S, impact I on the reference classifier, resolution R of "
-               "the model's calibrated scores). Error bars: 95% bootstrap CIs."),
+               "the model's calibrated scores). Error bars: 95% bootstrap CIs. CMRS mostly measures how close "
+               "the model's clean predictions are to F's: the table gives beside it CMRS clean (the same score "
+               "from the model's clean view) and the robust part, CMRS - CMRS clean (0 for a model that ignores "
+               "the mask), and F's own AUROC under the same masks, which shows how much harder Hard is than "
+               "Rand. (docs/stress_test.md)."),
           Figure("missingness", ctx.png(plot_missingness(rows)), "Zero-shot macro AUROC (left) and CMRS (right) per "
                  "missingness type and mask mode; SCAR against the baseline(s).", alt="AUROC and CMRS bar charts"))
     order = {c: i for i, c in enumerate(condition_order([r["condition"] for r in rows]))}
     model_order = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in rows))}  # SCAR first
     table = sorted(rows, key=lambda r: (order[r["condition"]], model_order[r["model"]]))
-    s.add(Table(["condition", "model", "AUROC [95% CI]", "AUPRC", "F1", "severity", "CMRS [95% CI]"],
+    clean_row = [r["condition"] == "clean" for r in table]
+    s.add(Table(["condition", "model", "AUROC [95% CI]", "AUPRC", "F1", "severity", "F's AUROC", "CMRS [95% CI]",
+                 "CMRS clean", "robust part [95% CI]"],
                 [[r["condition"], r["model"], _ci(r["auroc"], r.get("auroc_ci")), _fmt(r.get("auprc")),
-                  _fmt(r.get("f1")), _fmt(r.get("severity")),
-                  "-" if r["condition"] == "clean" else _ci(r.get("cmrs"), r.get("cmrs_ci"), 1)] for r in table]))
+                  _fmt(r.get("f1")), _fmt(r.get("severity")), _fmt(r.get("reference_auroc"))]
+                 + (["-"] * 3 if c else [_ci(r.get("cmrs"), r.get("cmrs_ci"), 1), _fmt(r.get("cmrs_clean"), 1),
+                                         _ci(r.get("cmrs_robust"), r.get("cmrs_robust_ci"), 1)])
+                 for r, c in zip(table, clean_row)]))
     skipped = m0.get("zero_shot", {}).get("clean", {}).get("skipped")
     if skipped:
         s.add(Text("Classes skipped in the macro averages (no positives or no negatives in the test split): "
