@@ -30,8 +30,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
 
-    from sklearn.metrics import roc_auc_score
-
+    from ecgfoundry.eval.metrics import macro_auroc
     from ecgfoundry.eval.prompts import load_prompts, prompts_for
     from ecgfoundry.eval.zero_shot import zero_shot_classifier
     from ecgfoundry.io.report_glossary import translate_report
@@ -71,9 +70,9 @@ def main() -> None:
         shim = type("TextOnly", (), {"encode_text": staticmethod(lambda ts: text.encode(list(ts)))})()
         cls = zero_shot_classifier(shim, batch.classes, prompts_for(load_prompts(), "superdiagnostic", batch.classes))
         scores = embed([t for t, k in zip(texts, keep) if k]) @ cls.numpy().T
-        y = batch.labels[keep]
-        per = {c: float(roc_auc_score(y[:, k], scores[:, k])) for k, c in enumerate(batch.classes)}
-        oracle[source] = {"macro_auroc": float(np.mean(list(per.values()))), "per_class": per,
+        score = macro_auroc(batch.labels[keep], scores, batch.classes)
+        oracle[source] = {"macro_auroc": float(score.value),
+                          "per_class": {c: float(v) for c, v in zip(score.classes, score.per_class)},
                           "n": int(keep.sum()), "n_without_text": int((~keep).sum())}
     result["text_only_zero_shot"] = {"split": args.split, "label_set": "superdiagnostic", **oracle}
     print(json.dumps(result, indent=1))
