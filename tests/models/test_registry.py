@@ -10,7 +10,8 @@ from ecgfoundry.models.registry import (create_model, get_encoder_config, get_mo
 
 PRESETS = {"clip", "merl", "scar", "scar-randmask-mean", "scar-randmask-mean-cons", "scar-advmask-mean",
            "scar-advmask-sel", "scar-leadmask"}
-ENCODERS = {"transformer-tiny", "resnet1d-tiny", "transformer-cpu", "transformer-base", "resnet18", "resnet34"}
+ENCODERS = {"transformer-tiny", "resnet1d-tiny", "transformer-cpu", "transformer-base", "resnet18", "resnet34",
+            "resnet-cpu", "resnet-small"}
 
 
 def test_names_registered():
@@ -28,6 +29,18 @@ def test_cpu_default_token_budget():
 def test_resnet_depths():
     assert get_encoder_config("resnet18").resnet_layers == (2, 2, 2, 2)
     assert get_encoder_config("resnet34").resnet_layers == (3, 4, 6, 3)
+
+
+def test_resnet_small_is_a_cheaper_resnet_cpu():
+    """resnet-small (the contrastive-robustness study's PTB-XL encoder): resnet-cpu's depth and z-scored
+    input at half its widths, about a quarter of its parameters."""
+    from ecgfoundry.models.build import build_encoder
+
+    small, cpu = get_encoder_config("resnet-small"), get_encoder_config("resnet-cpu")
+    assert small.input_norm == cpu.input_norm == "zscore"
+    assert small.resnet_layers == cpu.resnet_layers
+    n_small, n_cpu = (sum(p.numel() for p in build_encoder(c).parameters()) for c in (small, cpu))
+    assert 0.15 < n_small / n_cpu < 0.35
 
 
 def test_alias_and_ablation_flags():
