@@ -218,6 +218,15 @@ def write_index(root: Path) -> None:
               "`results/pretrained`; the earlier files evaluated transformer-cpu models trained on fold 1, near "
               "chance (zero-shot 0.585 / 0.598). SCAR's masker attack is not run: a resnet1d masker gates time "
               "steps of the last feature map, which have no place on the signal grid.",
+              "- Synthetic (re-run on 2026-12-03 with models retrained by the current code, same command and "
+              "seed; F retrained too): Hard is harder for F in every cell (lead 0.727 Rand. vs 0.623 Hard, "
+              "temporal 0.779 vs 0.639, joint 0.642 vs 0.542) while both encoders move by at most 0.005; the "
+              "robust part of CMRS is between -1.0 and +0.8, and the earlier CMRS gap between the random-mask "
+              "model (38-41) and SCAR (29-32) is gone (25.0-26.8 vs 24.0-26.5): it was clean agreement with "
+              "an earlier F, not robustness. Under the full-strength PGD, SCAR keeps more at 0.05 mV than the "
+              "ablation (zero-shot 0.594 vs 0.507, probe 0.451 vs 0.317; one seed, 300 records, no CI), and "
+              "its masker used as an attack (30 % of tokens) costs 0.09 AUROC where as many random tokens cost "
+              "0.003.",
               "- What still holds from the earlier files: zero-shot and probe AUROC barely move under "
               "missingness, and the SCAR-vs-ablation differences sit inside the CIs."]
     (root / "README.md").write_text("\n".join(parts) + "\n")
