@@ -42,7 +42,7 @@ def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
     for name in ("report.md", "runs.csv", "summary.csv", "robustness.png"):
         assert (out / name).exists() and (out / name).stat().st_size > 0
     runs = pd.read_csv(out / "runs.csv")
-    assert list(runs.columns) == ["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"]
+    assert list(runs.columns) == ["objective", "seed", "attack", "eps", "auroc", "accuracy", "n", "auroc_drop"]
     assert set(runs["objective"]) == set(OBJECTIVES) and set(runs["seed"]) == {0, 1}
     assert set(runs["attack"]) == {"clean", "none", "fgsm", "pgd", "worst"} and set(runs["eps"]) == {0.0, 0.05, 0.3}
     assert len(runs) == 7 * 2 * (2 + 3 * 2)
@@ -68,6 +68,10 @@ def test_study_end_to_end_and_resume(tmp_path, capsys, study_store):
         assert row.accuracy_mean == pytest.approx(acc.mean())
     report = (out / "report.md").read_text()
     assert report.splitlines()[0] == "# Contrastive-loss robustness study"
+    # the attack's own cost: the run's clean AUROC on the attack set minus the attacked AUROC
+    pg = runs[(runs["attack"] == "pgd") & (runs["eps"] == 0.3)].set_index(["objective", "seed"])
+    assert ((none.reindex(pg.index) - pg["auroc"]) - pg["auroc_drop"]).abs().max() < 1e-9
+    assert "## Macro AUROC lost to the attack" in report and "paired loss, worst - best" in report
     assert "ecgfoundry study contrastive-robustness --data" in report and "--seeds 0,1" in report
     assert "| clef |" in report and "gap / sd" in report and "WORST 0.3 mV" in report
     result = json.loads((out / "runs" / "moco-seed1" / "robustness.json").read_text())

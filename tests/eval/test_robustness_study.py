@@ -69,3 +69,30 @@ def test_paired_difference_and_gap_lines_known_answer():
     # best a (mean 0.75), worst b (0.625): gap 0.125; mean seed sd of a and b = (0.0707 + 0.0354) / 2 = 0.053
     assert lines[2] == ("| clean (all test) | a (0.750) | b (0.625) | 0.125 | 0.053 | 2.4 | "
                         "+0.125 ± 0.106 (2/2 seeds > 0) | 0.510 |")
+
+
+def test_auroc_drop_known_answer_and_its_gap_table():
+    """The attack's cost per run is clean-on-the-attack-set minus attacked, and the robustness gap table
+    ranks by that loss, not by the absolute AUROC (which also carries clean accuracy)."""
+    from ecgfoundry.eval.robustness_study import gap_lines
+
+    results = [  # "hi" is better clean but loses more to the attack than "lo"
+        _result("hi", 0, 0.90, [("none", 0.0, 0.90), ("pgd", 0.1, 0.60)]),
+        _result("hi", 1, 0.92, [("none", 0.0, 0.92), ("pgd", 0.1, 0.64)]),
+        _result("lo", 0, 0.70, [("none", 0.0, 0.70), ("pgd", 0.1, 0.55)]),
+        _result("lo", 1, 0.72, [("none", 0.0, 0.72), ("pgd", 0.1, 0.52)]),
+    ]
+    t = runs_table(results)
+    pgd = t[t["attack"] == "pgd"].set_index(["objective", "seed"])["auroc_drop"]
+    assert pgd[("hi", 0)] == pytest.approx(0.30) and pgd[("lo", 1)] == pytest.approx(0.20)
+    assert t.loc[t["attack"] == "none", "auroc_drop"].eq(0).all() and t.loc[t["attack"] == "clean", "auroc_drop"].isna().all()
+    s = summarize(t)
+    row = s[(s["objective"] == "hi") & (s["attack"] == "pgd")].iloc[0]
+    assert row["auroc_drop_mean"] == pytest.approx(0.29) and row["auroc_drop_sd"] == pytest.approx(np.std([0.3, 0.28], ddof=1))
+    assert markdown_table(s, "auroc_drop", "mV").splitlines()[0] == "| objective | PGD 0.1 mV |"
+    by_auroc = gap_lines(s, t, attack_set_is_test=False)
+    by_drop = gap_lines(s, t, attack_set_is_test=False, metric="auroc_drop")
+    assert by_auroc[-1].startswith("| PGD 0.1 | hi (0.620) | lo (0.535) |")
+    # loss: hi 0.30, 0.28 (mean 0.29); lo 0.15, 0.20 (mean 0.175); worst - best per seed 0.15, 0.08
+    assert len(by_drop) == 3 and by_drop[2].startswith("| PGD 0.1 | lo (0.175) | hi (0.290) | 0.115 |")
+    assert "+0.115 ± 0.049 (2/2 seeds > 0)" in by_drop[2]

@@ -37,10 +37,12 @@ EXAMPLE = """examples:
   ecgfoundry study contrastive-robustness --data runs/synth --encoder transformer-tiny --steps 300 \\
       --seeds 0,1,2 --out runs/study-synth
   ecgfoundry study contrastive-robustness --data ../shared/data/ptbxl --label-set superdiagnostic \\
-      --text-source statements --objectives simclr,moco,byol,clef,clip,scar --seeds 0,1,2 \\
-      --eps 0.01,0.03,0.1 --attack-n 500 --out runs/study-ptbxl
+      --text-source statements --encoder resnet-small --steps 300 --seeds 0,1,2 \\
+      --eps 0.005,0.01,0.03 --attack-n 200 --out runs/study-ptbxl
   ecgfoundry study contrastive-robustness --data runs/synth --out runs/study-synth --seeds 0,1,2,3   # add a seed
-PTB-XL with folds 1, 9, 10 only: fold 1 trains (encoder and probe), 9 validates, 10 tests.
+PTB-XL: the train split (folds 1-4 in ../shared/data) trains the encoder and the probe, the validation
+fold 9 chooses the probe's epoch, the test fold 10 is reported and attacked. Use an encoder with
+z-scored input on real data (resnet-small, resnet-cpu): transformer-tiny sees raw millivolts.
 """
 
 DEFAULT_OBJECTIVES = ("simclr", "moco", "byol", "clef", "clip", "scar", UNTRAINED)

@@ -167,15 +167,31 @@ def runs_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
         for c in r["curve"]:
             rows.append({**base, "attack": c["attack"], "eps": float(c["eps"]), "auroc": _num(c["auroc"]),
                          "accuracy": _num(c.get("accuracy")), "n": r["n_attack"]})
-    return pd.DataFrame(rows, columns=["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"])
+    table = pd.DataFrame(rows, columns=["objective", "seed", "attack", "eps", "auroc", "accuracy", "n"])
+    return with_auroc_drop(table)
+
+
+def with_auroc_drop(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with ``auroc_drop``: the run's clean AUROC on the attack set (its ``none`` row) minus
+    the row's AUROC, i.e. what the attack costs, apart from the clean accuracy that the absolute AUROC
+    also carries; NaN on the ``clean`` (whole test split) rows and for runs without a ``none`` row."""
+    table = table.copy()
+    clean = table[table["attack"] == "none"].groupby(["objective", "seed"])["auroc"].first()
+    ref = pd.Series([clean.get((o, s), np.nan) for o, s in zip(table["objective"], table["seed"])], index=table.index,
+                    dtype=float)
+    table["auroc_drop"] = np.where(table["attack"] == "clean", np.nan, ref - table["auroc"].astype(float))
+    return table
 
 
 def summarize(table: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
     """Mean and sample standard deviation (ddof = 1; NaN for one seed) over seeds per objective,
     attack and eps; objectives in ``order`` (default: as first seen)."""
+    if "auroc_drop" not in table:
+        table = with_auroc_drop(table)
     g = table.groupby(["objective", "attack", "eps"], sort=False)
     out = g.agg(auroc_mean=("auroc", "mean"), auroc_sd=("auroc", "std"), accuracy_mean=("accuracy", "mean"),
-                accuracy_sd=("accuracy", "std"), n_seeds=("seed", "nunique")).reset_index()
+                accuracy_sd=("accuracy", "std"), auroc_drop_mean=("auroc_drop", "mean"),
+                auroc_drop_sd=("auroc_drop", "std"), n_seeds=("seed", "nunique")).reset_index()
     objectives = list(order) if order else list(dict.fromkeys(table["objective"]))
     out["_o"] = out["objective"].map({o: i for i, o in enumerate(objectives)})
     attack_rank = {"clean": 0, "none": 1, "fgsm": 2, "pgd": 3, "worst": 4}
@@ -193,9 +209,10 @@ def markdown_table(summary: pd.DataFrame, metric: str = "auroc", eps_unit: str =
                    ) -> str:
     """A Markdown table: one row per objective; columns clean (whole test), clean on the attack set
     (left out when ``attack_set_is_test``: it is the same number), then each attack x eps on the
-    attack set; cells ``mean ± sd`` over seeds."""
+    attack set; cells ``mean ± sd`` over seeds. ``metric="auroc_drop"`` has the attack columns only."""
     cols = list(dict.fromkeys((a, e) for a, e in zip(summary["attack"], summary["eps"])
-                              if not (attack_set_is_test and a == "none")))
+                              if not (attack_set_is_test and a == "none")
+                              and not (metric == "auroc_drop" and a in ("clean", "none"))))
 
     def name(a, e):
         if a == "clean":
@@ -251,12 +268,12 @@ def plot_curves(table: pd.DataFrame, path: str | Path, title: str = "", eps_unit
     return path
 
 
-def paired_difference(table, attack: str, eps: float, best: str, worst: str) -> str:
-    """``mean ± sd`` over seeds of the per-seed difference best - worst (same seed: same initial
-    encoder, same attack records) and how many seeds agree in sign."""
+def paired_difference(table, attack: str, eps: float, best: str, worst: str, metric: str = "auroc") -> str:
+    """``mean ± sd`` over seeds of the per-seed difference best - worst of ``metric`` (same seed: same
+    initial encoder, same attack records) and how many seeds agree in sign."""
     t = table[(table["attack"] == attack) & (table["eps"] == eps)]
-    a = t[t["objective"] == best].set_index("seed")["auroc"]
-    b = t[t["objective"] == worst].set_index("seed")["auroc"]
+    a = t[t["objective"] == best].set_index("seed")[metric]
+    b = t[t["objective"] == worst].set_index("seed")[metric]
     d = (a - b).dropna()
     if d.empty:
         return "n/a"
@@ -264,28 +281,37 @@ def paired_difference(table, attack: str, eps: float, best: str, worst: str) -> 
     return f"{d.mean():+.3f}{sd} ({int((d > 0).sum())}/{len(d)} seeds > 0)"
 
 
-def gap_lines(summary, table, attack_set_is_test: bool) -> list[str]:
-    """Per condition: the spread of the pretrained objectives' mean AUROC next to the typical
-    seed-to-seed sd, the paired (per-seed) difference of the best and worst, and the untrained control."""
+def gap_lines(summary, table, attack_set_is_test: bool, metric: str = "auroc") -> list[str]:
+    """Per condition: the spread of the pretrained objectives' mean ``metric`` next to the typical
+    seed-to-seed sd, the paired (per-seed) difference of the best and worst, and the untrained control.
+    ``metric="auroc"``: best = highest AUROC; ``"auroc_drop"``: best = the smallest loss to the attack
+    (attack conditions only; the paired column is then the worst's loss minus the best's, positive in
+    the seeds where the best loses less)."""
+    drop = metric == "auroc_drop"
+    if "auroc_drop" not in table:
+        table = with_auroc_drop(table)
+    mean, sdcol = f"{metric}_mean", f"{metric}_sd"
+    paired_name = "paired loss, worst - best" if drop else "paired best - worst"
     lines = ["| condition | best objective | worst objective | gap of means | mean seed sd | gap / sd | "
-             "paired best - worst | untrained |", "|---|---|---|---|---|---|---|---|"]
+             f"{paired_name} | untrained |", "|---|---|---|---|---|---|---|---|"]
     for (attack, eps), part in summary.groupby(["attack", "eps"], sort=False):
-        part = part[part["auroc_mean"].notna()]
+        part = part[part[mean].notna()]
         control = part[part["objective"] == UNTRAINED]
         part = part[part["objective"] != UNTRAINED]
-        if part.empty or (attack_set_is_test and attack == "none"):
+        if part.empty or (attack_set_is_test and attack == "none") or (drop and attack in ("clean", "none")):
             continue
-        best = part.loc[part["auroc_mean"].idxmax()]
-        worst = part.loc[part["auroc_mean"].idxmin()]
-        gap = float(best["auroc_mean"] - worst["auroc_mean"])
-        sd = float(part["auroc_sd"].mean())
+        best = part.loc[part[mean].idxmin() if drop else part[mean].idxmax()]
+        worst = part.loc[part[mean].idxmax() if drop else part[mean].idxmin()]
+        gap = abs(float(best[mean] - worst[mean]))
+        sd = float(part[sdcol].mean())
         ratio = f"{gap / sd:.1f}" if math.isfinite(sd) and sd > 0 else "n/a"
         sd_text = f"{sd:.3f}" if math.isfinite(sd) else "n/a (one seed)"
-        ctrl = "-" if control.empty else f"{float(control['auroc_mean'].iloc[0]):.3f}"
+        ctrl = "-" if control.empty else f"{float(control[mean].iloc[0]):.3f}"
         name = {"clean": "clean (all test)", "none": "clean (attack set)"}.get(attack, f"{attack.upper()} {eps:g}")
-        paired = paired_difference(table, attack, eps, best["objective"], worst["objective"])
-        lines.append(f"| {name} | {best['objective']} ({best['auroc_mean']:.3f}) | {worst['objective']} "
-                     f"({worst['auroc_mean']:.3f}) | {gap:.3f} | {sd_text} | {ratio} | {paired} | {ctrl} |")
+        first, second = (worst, best) if drop else (best, worst)  # positive: the best is better in that seed
+        paired = paired_difference(table, attack, eps, first["objective"], second["objective"], metric)
+        lines.append(f"| {name} | {best['objective']} ({best[mean]:.3f}) | {worst['objective']} "
+                     f"({worst[mean]:.3f}) | {gap:.3f} | {sd_text} | {ratio} | {paired} | {ctrl} |")
     return lines
 
 
@@ -323,6 +349,13 @@ def study_report(spec: StudySpec, command: str, store, label_set, results, summa
         "means the objectives are not distinguishable with these seeds. The paired column compares best and worst "
         "within each seed (same initial encoder, same attacked records), which removes the spread that comes "
         "from the seed's attack subset.", "",
+        "## Macro AUROC lost to the attack (clean on the attack set minus attacked; mean ± sd over seeds)", "",
+        "The absolute AUROC under attack also carries each encoder's clean AUROC; the loss is the attack's "
+        "own cost, so objectives are compared on robustness here (lower is more robust).", "",
+        markdown_table(summary, "auroc_drop", spec.eps_unit, same), "",
+        *gap_lines(summary, table, same, metric="auroc_drop"), "",
+        "Best = the pretrained objective that loses least; the paired column is the worst's loss minus the "
+        "best's within each seed (positive where the best loses less).", "",
         "![AUROC against epsilon](robustness.png)", "",
         "Files: `runs.csv` (every run and condition), `summary.csv` (mean / sd / number of seeds).", ""]
     if busy:
