@@ -154,3 +154,12 @@ def test_run_held_by_a_live_process_is_skipped_and_a_stale_lock_taken_over(tmp_p
     (run / "running.lock").write_text(str(dead.pid))                 # its process is gone: stale
     assert main(argv) == 0
     assert (run / "robustness.json").exists() and not (run / "running.lock").exists()
+
+
+def test_input_scale_note_for_raw_millivolt_encoders_on_recorded_data():
+    from ecgfoundry.cli.study import input_scale_note
+
+    note = input_scale_note("transformer-tiny", "ptbxl")
+    assert note and "transformer-tiny" in note and "ptbxl" in note and "resnet-small" in note
+    assert input_scale_note("resnet-small", "ptbxl") is None      # z-scored input
+    assert input_scale_note("transformer-tiny", "synthetic") is None
