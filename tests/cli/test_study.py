@@ -157,9 +157,14 @@ def test_run_held_by_a_live_process_is_skipped_and_a_stale_lock_taken_over(tmp_p
 
 
 def test_input_scale_note_for_raw_millivolt_encoders_on_recorded_data():
-    from ecgfoundry.cli.study import input_scale_note
+    from ecgfoundry.cli.main import input_scale_note
 
     note = input_scale_note("transformer-tiny", "ptbxl")
     assert note and "transformer-tiny" in note and "ptbxl" in note and "resnet-small" in note
     assert input_scale_note("resnet-small", "ptbxl") is None      # z-scored input
     assert input_scale_note("transformer-tiny", "synthetic") is None
+    from ecgfoundry.models.registry import get_encoder_config
+
+    # pretrain passes the model's EncoderConfig: the CPU default transformer sees raw mV, the recipe's resnet does not
+    assert "transformer" in input_scale_note(get_encoder_config("transformer-cpu"), "ptbxl")
+    assert input_scale_note(get_encoder_config("resnet-cpu"), "ptbxl") is None

@@ -25,6 +25,22 @@ class UsageError(Exception):
         self.hint = hint
 
 
+def input_scale_note(encoder, dataset: str) -> str | None:
+    """A note when an encoder that sees raw millivolts (``input_norm='none'``; a registered name or an
+    EncoderConfig) is trained or probed on recorded data: there, such encoders stayed near chance (issue
+    20: PTB-XL zero-shot 0.59, probe 0.76), while the z-scored ones (``resnet-small``, ``resnet-cpu``)
+    learn. None for synthetic data or z-scored encoders."""
+    from ecgfoundry.models.registry import get_encoder_config
+
+    cfg = get_encoder_config(encoder) if isinstance(encoder, str) else encoder
+    if dataset == "synthetic" or getattr(cfg, "input_norm", "none") != "none":
+        return None
+    name = encoder if isinstance(encoder, str) else getattr(cfg, "kind", "encoder")
+    return (f"note: encoder {name} feeds raw millivolts to its first layer (input_norm 'none'); on recorded "
+            f"ECGs ({dataset}) such encoders stay near chance: prefer --encoder resnet-small or resnet-cpu "
+            "(per-record, per-lead z-scored input), or pretrain --recipe ptbxl-cpu")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecgfoundry",

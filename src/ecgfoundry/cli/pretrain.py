@@ -295,7 +295,7 @@ def _quote(arg: str) -> str:
 def run(args) -> int:
     import os
 
-    from ecgfoundry.cli.main import UsageError
+    from ecgfoundry.cli.main import UsageError, input_scale_note
     from ecgfoundry.errors import TrainingInterrupted
     from ecgfoundry.io.store import HarmonizeSpec, open_store
     from ecgfoundry.train.loop import pretrain
@@ -324,6 +324,9 @@ def run(args) -> int:
             raise UsageError(f"--{name} {float(want):g} conflicts with the cache {store.path}, harmonised to "
                              f"{name} {float(have):g}", hint=f"drop --{name}, or pass the dataset folder as --data")
     main_rank = int(os.environ.get("RANK", "0")) == 0
+    note = input_scale_note(model_cfg.encoder, store.name)
+    if note and main_rank and not args.resume:
+        print(note, file=sys.stderr)
     if main_rank:
         args.out.mkdir(parents=True, exist_ok=True)
         record = run_record(args, model_cfg, train_cfg, store, text_source, fs, seconds, previous)

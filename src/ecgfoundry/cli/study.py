@@ -243,19 +243,6 @@ def _finite(x):
     return x
 
 
-def input_scale_note(encoder: str, dataset: str) -> str | None:
-    """A note when an encoder that sees raw millivolts (``input_norm='none'``) is used on recorded data:
-    there, such encoders stayed near chance (issue 20: PTB-XL zero-shot 0.59, probe 0.76), while the
-    z-scored ones (``resnet-small``, ``resnet-cpu``) learn. None for synthetic data or z-scored encoders."""
-    from ecgfoundry.models.registry import get_encoder_config
-
-    if dataset == "synthetic" or get_encoder_config(encoder).input_norm != "none":
-        return None
-    return (f"note: encoder {encoder} feeds raw millivolts to its first layer (input_norm 'none'); on recorded "
-            f"ECGs ({dataset}) such encoders stay near chance: prefer --encoder resnet-small or resnet-cpu "
-            "(per-record, per-lead z-scored input)")
-
-
 def run_contrastive_robustness(args) -> int:
     from ecgfoundry.cli.main import UsageError
     from ecgfoundry.eval.robustness_study import plot_curves, runs_table, study_report, summarize
@@ -283,6 +270,8 @@ def run_contrastive_robustness(args) -> int:
     kw = {"text_source": args.text_source} if args.text_source else {}
     store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root,
                        progress=progress, **kw)
+    from ecgfoundry.cli.main import input_scale_note
+
     note = input_scale_note(args.encoder, store.name)
     if note:
         print(note)
