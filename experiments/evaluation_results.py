@@ -75,11 +75,11 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=REPO / "results" / "evaluation")
     p.add_argument("--overwrite", action="store_true")
     args = p.parse_args()
+    from ecgfoundry.checkpoint import resolve_checkpoint
+
     commands: dict[str, list[str]] = {}
     for ds in args.datasets.split(","):
         spec = DATASETS[ds]
-        from ecgfoundry.checkpoint import resolve_checkpoint
-
         for m, run_dir in spec["models"].items():
             try:
                 resolve_checkpoint(run_dir if not (REPO / run_dir).exists() else REPO / run_dir)

@@ -244,7 +244,7 @@ def _finite(x):
 
 
 def run_contrastive_robustness(args) -> int:
-    from ecgfoundry.cli.main import UsageError
+    from ecgfoundry.cli.main import UsageError, input_scale_note
     from ecgfoundry.eval.robustness_study import plot_curves, runs_table, study_report, summarize
     from ecgfoundry.io.store import HarmonizeSpec, open_store
     from ecgfoundry.progress import track
@@ -270,8 +270,6 @@ def run_contrastive_robustness(args) -> int:
     kw = {"text_source": args.text_source} if args.text_source else {}
     store = open_store(args.data, HarmonizeSpec(fs=args.fs, seconds=args.seconds), args.cache_root,
                        progress=progress, **kw)
-    from ecgfoundry.cli.main import input_scale_note
-
     note = input_scale_note(args.encoder, store.name)
     if note:
         print(note)

@@ -426,14 +426,17 @@ def _section_missingness(ctx: _Ctx) -> Section:
     order = {c: i for i, c in enumerate(condition_order([r["condition"] for r in rows]))}
     model_order = {m: i for i, m in enumerate(dict.fromkeys(r["model"] for r in rows))}  # SCAR first
     table = sorted(rows, key=lambda r: (order[r["condition"]], model_order[r["model"]]))
-    clean_row = [r["condition"] == "clean" for r in table]
+    def cmrs_cells(r):
+        if r["condition"] == "clean":
+            return ["-"] * 3
+        return [_ci(r.get("cmrs"), r.get("cmrs_ci"), 1), _fmt(r.get("cmrs_clean"), 1),
+                _ci(r.get("cmrs_robust"), r.get("cmrs_robust_ci"), 1)]
+
     s.add(Table(["condition", "model", "AUROC [95% CI]", "AUPRC", "F1", "severity", "F's AUROC", "CMRS [95% CI]",
                  "CMRS clean", "robust part [95% CI]"],
                 [[r["condition"], r["model"], _ci(r["auroc"], r.get("auroc_ci")), _fmt(r.get("auprc")),
-                  _fmt(r.get("f1")), _fmt(r.get("severity")), _fmt(r.get("reference_auroc"))]
-                 + (["-"] * 3 if c else [_ci(r.get("cmrs"), r.get("cmrs_ci"), 1), _fmt(r.get("cmrs_clean"), 1),
-                                         _ci(r.get("cmrs_robust"), r.get("cmrs_robust_ci"), 1)])
-                 for r, c in zip(table, clean_row)]))
+                  _fmt(r.get("f1")), _fmt(r.get("severity")), _fmt(r.get("reference_auroc"))] + cmrs_cells(r)
+                 for r in table]))
     skipped = m0.get("zero_shot", {}).get("clean", {}).get("skipped")
     if skipped:
         s.add(Text("Classes skipped in the macro averages (no positives or no negatives in the test split): "
