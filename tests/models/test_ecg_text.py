@@ -236,3 +236,30 @@ def test_encode_ecg_accepts_numpy_and_matches_torch():
         a = model.encode_ecg(x, m)
         b = model.encode_ecg(torch.from_numpy(x).float(), torch.from_numpy(m))
     torch.testing.assert_close(a, b)
+
+
+def test_full_view_is_computed_without_dropout_and_batch_norm_stays_in_train_mode():
+    """SCAR's full view (consistency target, masker input) is the encoder as at inference: no dropout
+    in the transformer's blocks or attention, so it does not depend on the draw; the token embeddings
+    the two views share keep theirs. Dropout and train mode come back afterwards."""
+    from torch import nn
+
+    from ecgfoundry.models.ecg_text import dropout_off
+
+    model = _model("scar", encoder={"kind": "transformer", "patch_size": 50, "d_model": 32, "depth": 2,
+                                    "heads": 2, "dropout": 0.5}).train()
+    model.encoder.embed_drop = nn.Identity()   # so the shared token embeddings are the same in every call
+    x, m = _batch()
+    fulls = [model._scar_inputs(x, m.bool(), TEXTS, masker_step=False, need_full=True)[5] for _ in range(2)]
+    torch.testing.assert_close(fulls[0], fulls[1])
+    assert all(mod.training for mod in model.modules())
+    model.eval()
+    with torch.no_grad():
+        tokens, tobs = model.encoder.embed_tokens(x, m)
+        torch.testing.assert_close(fulls[0], model.ecg_proj(model.pool(model.encoder.encode_tokens(tokens, tobs), tobs)))
+    bn = nn.Sequential(nn.BatchNorm1d(3), nn.Dropout(0.5)).train()
+    with dropout_off(bn):
+        assert bn[0].training and not bn[1].training
+        y = bn(torch.ones(4, 3))
+    assert torch.equal(y, torch.zeros(4, 3))      # batch statistics (train mode), no dropout scaling
+    assert bn[1].training

@@ -17,7 +17,9 @@ One class, :class:`ECGTextModel`, configured by :class:`~ecgfoundry.models.confi
 
 Branches (SCAR). The ECG is patched and embedded once (``x``, ``token_observed``).
 
-- Full view: ``h = Enc(x)`` over all observed tokens; ``z = Pool(h)`` where Pool is the selector
+- Full view: ``h = Enc(x)`` over all observed tokens, computed without gradient and without dropout
+  (the encoder as at inference; batch-norm layers stay in train mode, and the token embeddings ``x``
+  the two views share keep their own dropout); ``z = Pool(h)`` where Pool is the selector
   (when enabled) over *all observed tokens of the un-masked view*, otherwise the encoder's own
   pooling (masked mean for the transformer, attention pooling for the ResNets).
 - Masked view: the masker reads ``stopgrad(h)`` and gives g; ``h_hat = Enc(x; remove g)`` (the
@@ -108,6 +110,23 @@ def _projection(d_in: int, d_out: int, kind: str) -> nn.Module:
     if kind == "linear":
         return nn.Linear(d_in, d_out)
     return nn.Sequential(nn.Linear(d_in, d_in), nn.GELU(), nn.Linear(d_in, d_out))
+
+
+@contextmanager
+def dropout_off(module: nn.Module) -> Iterator[None]:
+    """Switch dropout off in ``module`` (``nn.Dropout*`` layers and attention dropout) for the duration,
+    leaving every other train-mode behaviour (batch-norm statistics) as it is; restore afterwards."""
+    from ecgfoundry.models.transformer import Attention
+
+    switched = [m for m in module.modules()
+                if m.training and isinstance(m, (nn.modules.dropout._DropoutNd, Attention))]
+    for m in switched:
+        m.training = False
+    try:
+        yield
+    finally:
+        for m in switched:
+            m.training = True
 
 
 @contextmanager
@@ -365,8 +384,10 @@ class ECGTextModel(nn.Module):
         h_full = e_full = None
         if need_full:
             # The full view only enters as stopgrad(z) (consistency) and stopgrad(h) (masker input):
-            # no graph is needed for it in either step.
-            with torch.no_grad():
+            # no graph is needed for it in either step. It is the encoder as at inference (no dropout):
+            # a target without the train-time noise, and on CPU attention without dropout takes the
+            # fused kernel, about 4x faster than the math path dropout forces.
+            with torch.no_grad(), dropout_off(self):
                 h_full = self.encoder.encode_tokens(x, tobs)
                 e_full = self.ecg_proj(self.pool(h_full, tobs))
         return scale, x, tobs, u, h_full, e_full
