@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--infer-batches", type=int, default=5, help="timed inference rounds")
     p.add_argument("--n", type=int, default=512, help="synthetic records to draw batches from")
     p.add_argument("--encoder", default=None, help="override the ECG encoder (default: the recipe's)")
+    p.add_argument("--attn-dropout", type=float, default=None,
+                   help="set the transformer's attention-weight dropout (encoder.attn_dropout; default: the "
+                        "encoder's, which follows its dropout). On CPU, 0 lets attention take the fused kernel")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stat", choices=("min", "median"), default="min",
                    help="statistic over the timed rounds (default min: least disturbed by other jobs)")
@@ -214,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg, _, _ = apply_recipe(recipe, cfg)
         if args.encoder:
             cfg = cfg.replace(encoder=get_encoder_config(args.encoder))
+        if args.attn_dropout is not None:
+            cfg = cfg.replace(encoder=cfg.encoder.replace(attn_dropout=args.attn_dropout))
         return cfg
 
     for name in presets:
@@ -296,7 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     threads = thread_settings()
     print()
     print(f"recipe {recipe or 'none (CPU defaults)'}: encoder {enc_name} ({sum(p.numel() for p in trainers['clip'].model.encoder.parameters()):,} parameters), "
-          f"{enc.fs:g} Hz, batch {args.batch_size}, frozen MiniLM (cache warmed: {len(set(texts))} reports in "
+          f"{enc.fs:g} Hz, batch {args.batch_size}, "
+          + (f"attention dropout {enc.dropout if enc.attn_dropout is None else enc.attn_dropout:g}, "
+             if enc.kind == "transformer" else "")
+          + f"frozen MiniLM (cache warmed: {len(set(texts))} reports in "
           f"{warm_s:.1f} s); epoch = {epoch_records:,} records; torch {torch.__version__}; "
           f"{args.stat} of {args.steps} round-robin steps after {args.warmup} warm-up")
     print("threads: " + ", ".join(f"{k} {v}" for k, v in threads.items()))
@@ -320,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                "threads": torch.get_num_threads(), "thread_settings": threads, "recipe": recipe,
                "epoch_records": epoch_records, "batch_size": args.batch_size, "steps": args.steps,
                "warmup": args.warmup, "stat": args.stat, "encoder": enc_name,
+               "attn_dropout": args.attn_dropout,
                "seed": args.seed,
                "wall_s": round(time.perf_counter() - t_start, 1),
                "results": {k: {kk: (round(vv, 4) if isinstance(vv, float) else vv) for kk, vv in v.items()}

@@ -16,6 +16,8 @@ from ecgfoundry.models.registry import get_model_config, list_models
     (EncoderConfig, {"kind": "lstm"}, "kind"),
     (EncoderConfig, {"d_model": 30, "heads": 4}, "heads"),
     (EncoderConfig, {"dropout": 1.0}, "dropout"),
+    (EncoderConfig, {"attn_dropout": 1.0}, "attn_dropout"),
+    (EncoderConfig, {"attn_dropout": "none"}, "attn_dropout"),
     (EncoderConfig, {"min_observed_fraction": 0.0}, "min_observed_fraction"),
     (EncoderConfig, {"resnet_layers": (2, 2), "resnet_widths": (8,)}, "resnet_widths"),
     (EncoderConfig, {"fs": -1.0}, "fs"),

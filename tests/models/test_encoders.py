@@ -94,3 +94,21 @@ def test_too_long_signal_is_a_clear_error():
 def test_overrides():
     enc = create_encoder("transformer-tiny", d_model=16, heads=4)
     assert enc.dim == 16
+
+
+def test_attention_dropout_follows_dropout_unless_set():
+    """``attn_dropout`` None keeps the attention weights' dropout at ``dropout``; 0 switches it off
+    while the MLP and embedding dropout stay, and the attention is then deterministic in train mode."""
+    from ecgfoundry.models.config import EncoderConfig
+    from ecgfoundry.models.transformer import Attention, TransformerEncoder
+
+    base = dict(patch_size=50, d_model=16, depth=1, heads=2, dropout=0.3)
+    rates = {a: [m.dropout for m in TransformerEncoder(EncoderConfig(**base, attn_dropout=a)).modules()
+                 if isinstance(m, Attention)] for a in (None, 0.0)}
+    assert rates == {None: [0.3], 0.0: [0.0]}
+    enc = TransformerEncoder(EncoderConfig(**base, attn_dropout=0.0)).train()
+    attn = enc.blocks[0].attn
+    x, bias = torch.randn(3, 5, 16), torch.zeros(3, 5)
+    torch.testing.assert_close(attn(x, bias), attn(x, bias))
+    assert enc.blocks[0].mlp[2].p == 0.3 and enc.embed_drop.p == 0.3
+    assert EncoderConfig.from_dict(EncoderConfig(**base, attn_dropout=0.0).to_dict()).attn_dropout == 0.0

@@ -161,6 +161,8 @@ class EncoderConfig(_ConfigBase):
     heads: int = 4                       # attention heads (must divide d_model)
     mlp_ratio: float = 4.0               # hidden width of the block MLP / d_model
     dropout: float = 0.1                 # dropout in attention, MLP and after the embeddings
+    attn_dropout: float | None = None    # dropout on the attention weights; None: `dropout`. On CPU any
+                                         # value > 0 forces PyTorch's unfused attention (bench_pretrain.py)
     token_encoder: str = "mlp"           # phi_tok over (samples, observed) of a patch: "mlp" | "conv" | "stem"
     stem_width: int = 64                 # "stem": channels of the per-lead convolutional stem
     input_norm: str = "none"             # "none" (raw mV) | "zscore" (per record and lead, observed samples)
@@ -184,6 +186,8 @@ class EncoderConfig(_ConfigBase):
             raise ConfigError("heads", f"must divide d_model={self.d_model}, got {self.heads}")
         _number("mlp_ratio", self.mlp_ratio, lo=0, lo_open=True)
         _number("dropout", self.dropout, lo=0, hi=1, hi_open=True)
+        if self.attn_dropout is not None:
+            _number("attn_dropout", self.attn_dropout, lo=0, hi=1, hi_open=True)
         _choice("token_encoder", self.token_encoder, ("mlp", "conv", "stem"))
         _positive_int("stem_width", self.stem_width)
         _choice("input_norm", self.input_norm, ("none", "zscore"))

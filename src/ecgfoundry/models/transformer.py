@@ -152,11 +152,12 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + Attn(LN(x)); x + MLP(LN(x))."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0,
+                 attn_dropout: float | None = None):
         super().__init__()
         hidden = max(1, int(round(dim * mlp_ratio)))
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads, dropout)
+        self.attn = Attention(dim, heads, dropout if attn_dropout is None else attn_dropout)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
                                  nn.Linear(hidden, dim), nn.Dropout(dropout))
@@ -174,7 +175,7 @@ class TransformerEncoder(nn.Module):
     ----------
     cfg : EncoderConfig
         ``kind="transformer"``; uses ``patch_size``, ``max_time_patches``, ``d_model``, ``depth``,
-        ``heads``, ``mlp_ratio``, ``dropout``, ``token_encoder``, ``min_observed_fraction``,
+        ``heads``, ``mlp_ratio``, ``dropout``, ``attn_dropout``, ``token_encoder``, ``min_observed_fraction``,
         ``n_leads``.
 
     Examples
@@ -199,7 +200,8 @@ class TransformerEncoder(nn.Module):
         self.lead_embed = nn.Embedding(cfg.n_leads, d)
         self.time_embed = nn.Embedding(cfg.max_time_patches, d)
         self.embed_drop = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, cfg.dropout) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, cfg.dropout, cfg.attn_dropout)
+                                    for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(d)
         nn.init.normal_(self.lead_embed.weight, std=0.02)
         nn.init.normal_(self.time_embed.weight, std=0.02)
