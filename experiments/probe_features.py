@@ -1,0 +1,99 @@
+"""Do richer frozen features lift the linear probe? (issue 20, the 0.91 probe target)
+
+The shipped encoder's probe reads one pooled vector (the model's own pooling of the last ResNet
+stage). Here scikit-learn's L2 logistic regression (one per class, C chosen on fold 9) reads three
+feature sets of the same frozen ResNet, on PTB-XL superdiagnostic (train folds 1-4, fold 9, fold 10):
+
+- ``pooled``: the model's pooling (what ``evaluate --protocol probe`` uses), 256 dims;
+- ``pooled+mean+max``: plus the mean and the max over time of the last stage, 768 dims;
+- ``all``: plus the mean and the max of the third stage, 1,152 dims.
+
+Fold 10 is never used to choose. Prints one line per (features, C) and writes a JSON summary.
+
+    .venv/bin/python experiments/probe_features.py ptbxl-scar --out results/pretrained/probe_features.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+C_GRID = (0.001, 0.003, 0.01, 0.03)
+SETS = {"pooled": ("pooled",), "pooled+mean+max": ("pooled", "mean", "max"),
+        "all": ("pooled", "mean", "max", "s3mean", "s3max")}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="a shipped model's name or a run folder / checkpoint (resnet1d encoder)")
+    p.add_argument("--data", default="../shared/data/ptbxl")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    import ecgfoundry
+    from ecgfoundry.eval.metrics import macro_auroc
+    from ecgfoundry.io.store import HarmonizeSpec, open_store
+    from ecgfoundry.models.input_norm import normalize_input
+
+    torch.set_num_threads(1)
+    net = ecgfoundry.load(args.model)
+    net = getattr(net, "model", net).eval()
+    enc = net.encoder
+    if enc.cfg.kind != "resnet1d":
+        raise SystemExit(f"{args.model}: needs a resnet1d encoder, got {enc.cfg.kind!r}")
+
+    def features(signal, observed) -> dict[str, np.ndarray]:
+        out: dict[str, list] = {k: [] for k in ("pooled", "mean", "max", "s3mean", "s3max")}
+        with torch.no_grad():
+            for a in range(0, len(signal), 256):
+                s = torch.as_tensor(np.asarray(signal[a:a + 256], np.float32))
+                o = torch.as_tensor(np.asarray(observed[a:a + 256], bool))
+                x = normalize_input(s, o, enc.cfg.input_norm)
+                if enc.cfg.resnet_observed_channels:
+                    x = torch.cat([x, o.to(x.dtype)], 1)
+                h3 = enc.stages[:-1](enc.stem(x))
+                h4 = enc.stages[-1](h3)
+                tokens, tobs = enc.embed_tokens(s, o)
+                out["pooled"].append(net.pool(tokens, tobs).numpy())
+                out["mean"].append(h4.mean(-1).numpy())
+                out["max"].append(h4.amax(-1).numpy())
+                out["s3mean"].append(h3.mean(-1).numpy())
+                out["s3max"].append(h3.amax(-1).numpy())
+        return {k: np.concatenate(v) for k, v in out.items()}
+
+    store = open_store(args.data, HarmonizeSpec(fs=100.0, seconds=10.0), progress=False)
+    data = {}
+    for split in ("train", "val", "test"):
+        b = store.batch(store.split_indices(split), "superdiagnostic")
+        data[split] = (features(b.signal, b.observed), b.labels, b.classes)
+    result = {"model": args.model, "C_grid": list(C_GRID), "sets": {}}
+    for name, keys in SETS.items():
+        X = {s: np.concatenate([data[s][0][k] for k in keys], 1) for s in data}
+        scaler = StandardScaler().fit(X["train"])
+        X = {s: scaler.transform(v) for s, v in X.items()}
+        per_c = {}
+        for c in C_GRID:
+            val, test = [], []
+            for k in range(data["train"][1].shape[1]):
+                lr = LogisticRegression(C=c, max_iter=2000).fit(X["train"], data["train"][1][:, k])
+                val.append(lr.decision_function(X["val"]))
+                test.append(lr.decision_function(X["test"]))
+            per_c[c] = (macro_auroc(data["val"][1], np.stack(val, 1), data["val"][2]).value,
+                        macro_auroc(data["test"][1], np.stack(test, 1), data["test"][2]).value)
+            print(name, X["train"].shape[1], c, *(round(v, 4) for v in per_c[c]), flush=True)
+        best = max(per_c, key=lambda c: per_c[c][0])
+        result["sets"][name] = {"dim": int(X["train"].shape[1]), "per_C_val_test": {str(c): list(v) for c, v in per_c.items()},
+                                "best_C_on_val": best, "val_auroc": per_c[best][0], "test_auroc": per_c[best][1]}
+    print(json.dumps(result))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
