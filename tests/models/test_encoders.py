@@ -112,3 +112,26 @@ def test_attention_dropout_follows_dropout_unless_set():
     torch.testing.assert_close(attn(x, bias), attn(x, bias))
     assert enc.blocks[0].mlp[2].p == 0.3 and enc.embed_drop.p == 0.3
     assert EncoderConfig.from_dict(EncoderConfig(**base, attn_dropout=0.0).to_dict()).attn_dropout == 0.0
+
+
+def test_resnet_mean_pool_is_the_masked_mean_and_has_no_attention_weights():
+    """``resnet_pool="mean"``: the pooled vector is the mean of the observed time steps, weighted by
+    ``1 - g`` when gates are given; the attention pooling's parameters are not built."""
+    from ecgfoundry.models.config import EncoderConfig
+    from ecgfoundry.models.resnet1d import ResNet1dEncoder
+
+    cfg = dict(kind="resnet1d", resnet_layers=(1, 1), resnet_widths=(8, 16), pool_heads=2)
+    attn = ResNet1dEncoder(EncoderConfig(**cfg))
+    mean = ResNet1dEncoder(EncoderConfig(**cfg, resnet_pool="mean")).eval()
+    n_attn = sum(p.numel() for p in attn.parameters())
+    assert n_attn - sum(p.numel() for p in mean.parameters()) == sum(p.numel() for p in attn.attn_pool.parameters())
+    tokens = torch.randn(2, 5, 16)
+    tobs = torch.tensor([[True, True, False, True, True], [True] * 5])
+    keep_log = torch.log(torch.tensor([[1.0, 0.5, 1.0, 0.25, 1.0], [1.0] * 5]))
+    w = keep_log.exp() * tobs
+    expect = (w[..., None] * tokens).sum(1) / w.sum(1, keepdim=True)
+    torch.testing.assert_close(mean.pool(tokens, tobs, keep_log), expect)
+    torch.testing.assert_close(mean.pool(tokens, tobs), tokens[1:].mean(1).new_tensor(
+        torch.stack([tokens[0, tobs[0]].mean(0), tokens[1].mean(0)])))
+    with pytest.raises(Exception, match="resnet_pool"):
+        EncoderConfig(**cfg, resnet_pool="max")

@@ -172,6 +172,7 @@ class EncoderConfig(_ConfigBase):
     resnet_widths: tuple[int, ...] = (64, 128, 256, 512)  # channels per stage; D = last width
     resnet_observed_channels: bool = True  # feed `observed` as 12 extra input channels
     pool_heads: int = 4                  # heads of the resnet attention pooling
+    resnet_pool: str = "attention"       # resnet pooling of the time steps: "attention" | "mean" (masked mean)
 
     def __post_init__(self) -> None:
         _choice("kind", self.kind, ("transformer", "resnet1d"))
@@ -203,6 +204,7 @@ class EncoderConfig(_ConfigBase):
                                                f"in resnet_layers, {len(self.resnet_widths)} widths")
         _bool("resnet_observed_channels", self.resnet_observed_channels)
         _positive_int("pool_heads", self.pool_heads)
+        _choice("resnet_pool", self.resnet_pool, ("attention", "mean"))
         if self.kind == "resnet1d" and self.resnet_widths[-1] % self.pool_heads:
             raise ConfigError("pool_heads", f"must divide the last resnet width {self.resnet_widths[-1]}, "
                                             f"got {self.pool_heads}")

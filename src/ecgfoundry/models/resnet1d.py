@@ -100,7 +100,7 @@ class ResNet1dEncoder(nn.Module):
             stages.append(nn.Sequential(*blocks))
             prev = width
         self.stages = nn.Sequential(*stages)
-        self.attn_pool = AttentionPool1d(prev, cfg.pool_heads)
+        self.attn_pool = AttentionPool1d(prev, cfg.pool_heads) if cfg.resnet_pool == "attention" else None
         for mod in self.modules():
             if isinstance(mod, nn.Conv1d):
                 nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")
@@ -140,7 +140,10 @@ class ResNet1dEncoder(nn.Module):
         return x * keep_log.exp().unsqueeze(-1).to(x.dtype)
 
     def pool(self, tokens: Tensor, token_observed: Tensor, keep_log: Tensor | None = None) -> Tensor:
-        """Attention pooling over observed (un-removed) tokens; zeros when there are none."""
+        """Attention pooling (``resnet_pool="attention"``) or the mean weighted by ``1 - g``
+        (``"mean"``) over observed (un-removed) tokens; zeros when there are none."""
+        if self.attn_pool is None:
+            return masked_softmax_pool(tokens, token_observed, None, keep_log)
         return self.attn_pool(tokens, token_observed, keep_log)
 
     def forward(self, signal: Tensor, observed: Tensor) -> EncoderOutput:
