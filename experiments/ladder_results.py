@@ -37,6 +37,7 @@ RUNGS = [  # (label, run-name prefix)
     ("+ consistency", "scar-randmask-mean-cons"),
     ("adversarial mask + mean pool", "scar-advmask-mean"),
     ("adversarial mask + selector", "scar-advmask-sel"),
+    ("adversarial mask + true mean pool (resnet-cpu-mean)", "scar-advmask-truemean"),
     ("SCAR (full)", "scar"),
     ("SCAR (full), one-pass min-max", "scar-onepass"),
     ("CLIP", "clip"),

@@ -19,6 +19,7 @@ import argparse
 import json
 
 import numpy as np
+from probe_ceiling import sweep_c  # the same per-class L2 logistic regression and C sweep
 
 C_GRID = (0.001, 0.003, 0.01, 0.03)
 SETS = {"pooled": ("pooled",), "pooled+mean+max": ("pooled", "mean", "max"),
@@ -32,11 +33,7 @@ def main() -> None:
     p.add_argument("--out", default=None)
     args = p.parse_args()
     import torch
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     import ecgfoundry
-    from ecgfoundry.eval.metrics import macro_auroc
     from ecgfoundry.io.store import HarmonizeSpec, open_store
     from ecgfoundry.models.input_norm import normalize_input
 
@@ -74,18 +71,8 @@ def main() -> None:
     result = {"model": args.model, "C_grid": list(C_GRID), "sets": {}}
     for name, keys in SETS.items():
         X = {s: np.concatenate([data[s][0][k] for k in keys], 1) for s in data}
-        scaler = StandardScaler().fit(X["train"])
-        X = {s: scaler.transform(v) for s, v in X.items()}
-        per_c = {}
-        for c in C_GRID:
-            val, test = [], []
-            for k in range(data["train"][1].shape[1]):
-                lr = LogisticRegression(C=c, max_iter=2000).fit(X["train"], data["train"][1][:, k])
-                val.append(lr.decision_function(X["val"]))
-                test.append(lr.decision_function(X["test"]))
-            per_c[c] = (macro_auroc(data["val"][1], np.stack(val, 1), data["val"][2]).value,
-                        macro_auroc(data["test"][1], np.stack(test, 1), data["test"][2]).value)
-            print(name, X["train"].shape[1], c, *(round(v, 4) for v in per_c[c]), flush=True)
+        per_c = sweep_c(X["train"], data["train"][1], X["val"], data["val"][1], X["test"], data["test"][1],
+                        data["train"][2], C_GRID, label=name)
         best = max(per_c, key=lambda c: per_c[c][0])
         result["sets"][name] = {"dim": int(X["train"].shape[1]), "per_C_val_test": {str(c): list(v) for c, v in per_c.items()},
                                 "best_C_on_val": best, "val_auroc": per_c[best][0], "test_auroc": per_c[best][1]}
