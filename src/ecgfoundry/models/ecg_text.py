@@ -21,7 +21,8 @@ Branches (SCAR). The ECG is patched and embedded once (``x``, ``token_observed``
   (the encoder as at inference; batch-norm layers stay in train mode, and the token embeddings ``x``
   the two views share keep their own dropout); ``z = Pool(h)`` where Pool is the selector
   (when enabled) over *all observed tokens of the un-masked view*, otherwise the encoder's own
-  pooling (masked mean for the transformer, attention pooling for the ResNets).
+  pooling (masked mean for the transformer; for the ResNets attention pooling, or a masked mean with
+  ``encoder.resnet_pool="mean"``).
 - Masked view: the masker reads ``stopgrad(h)`` and gives g; ``h_hat = Enc(x; remove g)`` (the
   transformer scales token inputs by ``1 - g`` and adds ``log(1 - g)`` to their attention logits;
   the ResNets scale their time-step features by ``1 - g``); ``z(m) = Pool(h_hat; Omega_m)`` with
