@@ -41,6 +41,14 @@ def sweep_c(xtr, ytr, xv, yv, xte, yte, classes, grid, label: str = "") -> dict[
     return per_c
 
 
+def write_result(result: dict, out: str | None) -> None:
+    """Print the result as one JSON line, and write it (indented) to ``out`` when given."""
+    print(json.dumps(result))
+    if out:
+        with open(out, "w") as f:
+            json.dump(result, f, indent=2)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a shipped model's name or a run folder / checkpoint")
@@ -67,10 +75,7 @@ def main() -> None:
               "per_C_val_test": {str(c): list(v) for c, v in per_c.items()}, "best_C_on_val": best,
               "val_auroc": per_c[best][0], "test_auroc": per_c[best][1],
               "command": f".venv/bin/python experiments/probe_ceiling.py {args.model}"}
-    print(json.dumps(result))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

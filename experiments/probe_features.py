@@ -16,10 +16,9 @@ Fold 10 is never used to choose. Prints one line per (features, C) and writes a 
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
-from probe_ceiling import sweep_c  # the same per-class L2 logistic regression and C sweep
+from probe_ceiling import sweep_c, write_result  # the same logistic-regression sweep and JSON output
 
 C_GRID = (0.001, 0.003, 0.01, 0.03)
 SETS = {"pooled": ("pooled",), "pooled+mean+max": ("pooled", "mean", "max"),
@@ -35,7 +34,6 @@ def main() -> None:
     import torch
     import ecgfoundry
     from ecgfoundry.io.store import HarmonizeSpec, open_store
-    from ecgfoundry.models.input_norm import normalize_input
 
     torch.set_num_threads(1)
     net = ecgfoundry.load(args.model)
@@ -44,18 +42,18 @@ def main() -> None:
     if enc.cfg.kind != "resnet1d":
         raise SystemExit(f"{args.model}: needs a resnet1d encoder, got {enc.cfg.kind!r}")
 
+    third: list = []   # the third stage's output, caught while embed_tokens runs the trunk once
+    enc.stages[-2].register_forward_hook(lambda _mod, _inp, out: third.append(out))
+
     def features(signal, observed) -> dict[str, np.ndarray]:
         out: dict[str, list] = {k: [] for k in ("pooled", "mean", "max", "s3mean", "s3max")}
         with torch.no_grad():
             for a in range(0, len(signal), 256):
                 s = torch.as_tensor(np.asarray(signal[a:a + 256], np.float32))
                 o = torch.as_tensor(np.asarray(observed[a:a + 256], bool))
-                x = normalize_input(s, o, enc.cfg.input_norm)
-                if enc.cfg.resnet_observed_channels:
-                    x = torch.cat([x, o.to(x.dtype)], 1)
-                h3 = enc.stages[:-1](enc.stem(x))
-                h4 = enc.stages[-1](h3)
-                tokens, tobs = enc.embed_tokens(s, o)
+                third.clear()
+                tokens, tobs = enc.embed_tokens(s, o)          # (N, M, D): the last stage's time steps
+                h3, h4 = third[0], tokens.transpose(1, 2)
                 out["pooled"].append(net.pool(tokens, tobs).numpy())
                 out["mean"].append(h4.mean(-1).numpy())
                 out["max"].append(h4.amax(-1).numpy())
@@ -76,10 +74,7 @@ def main() -> None:
         best = max(per_c, key=lambda c: per_c[c][0])
         result["sets"][name] = {"dim": int(X["train"].shape[1]), "per_C_val_test": {str(c): list(v) for c, v in per_c.items()},
                                 "best_C_on_val": best, "val_auroc": per_c[best][0], "test_auroc": per_c[best][1]}
-    print(json.dumps(result))
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ from ecgfoundry.models.config import ModelConfig
 from ecgfoundry.models.encoder_output import EncoderOutput
 from ecgfoundry.models.masker import AdversarialMasker, MaskOutput, RandomMasker, leave_one_out_advantage
 from ecgfoundry.models.selector import Selector
+from ecgfoundry.models.transformer import Attention
 from ecgfoundry.models.text import build_text_encoder
 
 __all__ = ["ECGTextModel", "STEP_KINDS"]
@@ -117,8 +118,6 @@ def _projection(d_in: int, d_out: int, kind: str) -> nn.Module:
 def dropout_off(module: nn.Module) -> Iterator[None]:
     """Switch dropout off in ``module`` (``nn.Dropout*`` layers and attention dropout) for the duration,
     leaving every other train-mode behaviour (batch-norm statistics) as it is; restore afterwards."""
-    from ecgfoundry.models.transformer import Attention
-
     switched = [m for m in module.modules()
                 if m.training and isinstance(m, (nn.modules.dropout._DropoutNd, Attention))]
     for m in switched:
@@ -388,7 +387,7 @@ class ECGTextModel(nn.Module):
             # no graph is needed for it in either step. It is the encoder as at inference (no dropout):
             # a target without the train-time noise, and on CPU attention without dropout takes the
             # fused kernel, about 4x faster than the math path dropout forces.
-            with torch.no_grad(), dropout_off(self):
+            with torch.no_grad(), dropout_off(self.encoder):  # the only part of the full view with dropout
                 h_full = self.encoder.encode_tokens(x, tobs)
                 e_full = self.ecg_proj(self.pool(h_full, tobs))
         return scale, x, tobs, u, h_full, e_full
